@@ -1,0 +1,60 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 00 · Setup: is this machine ready for the workshop?
+#
+# Every notebook starts with the same cell: it reads `YOLO_PROFILE` (`smoke` for a laptop or CI:
+# tiny data, few steps, small images; `full` for the real H100 run; the default is `full` when JAX
+# sees a GPU, else `smoke`) and prints what runs where: the JAX backend and devices, the PyTensor
+# and JAX versions, and `floatX` (float32: we train in single precision).
+
+# %%
+from yolo_lib.profile import start
+
+PROFILE = start()
+
+# %% [markdown]
+# ## The environment check
+#
+# One line per requirement, OK or FAIL. The same function is called by the unit tests
+# (`tests/test_envcheck.py`), so what you see here is what CI checks. With `YOLO_PROFILE=full`
+# the check fails when JAX has no GPU: on an H100 host that means JAX was installed without
+# CUDA (`pip install -e ".[cuda]"`), and training would silently run on the CPU.
+
+# %%
+from yolo_lib.envcheck import check_environment, report
+
+report(check_environment(PROFILE.name))
+
+# %% [markdown]
+# ## A first PyTensor function on JAX
+#
+# PyTensor builds a symbolic graph; `mode="JAX"` lowers it to JAX, which compiles it with XLA
+# for whatever device JAX found. Here: the SiLU activation YOLO11 uses everywhere,
+# `silu(x) = x * sigmoid(x)`, and its gradient, checked against the formula
+# `sigmoid(x) * (1 + x * (1 - sigmoid(x)))`.
+
+# %%
+import numpy as np
+import pytensor
+import pytensor.tensor as pt
+
+x = pt.vector("x")
+y = x * pt.sigmoid(x)
+f = pytensor.function([x], [y, pytensor.grad(y.sum(), x)], mode="JAX")
+
+xs = np.linspace(-4, 4, 9, dtype="float32")
+value, grad = f(xs)
+sig = 1 / (1 + np.exp(-xs))
+print("silu :", np.round(np.asarray(value), 4))
+print("dsilu:", np.round(np.asarray(grad), 4))
+np.testing.assert_allclose(np.asarray(grad), sig * (1 + xs * (1 - sig)), rtol=1e-5, atol=1e-6)
+print("gradient matches the hand-derived formula")

@@ -1,0 +1,37 @@
+import pytest
+
+from yolo_lib.profile import FULL, SMOKE, resolve_profile, start
+
+
+def test_explicit_profiles(monkeypatch):
+    monkeypatch.setenv("YOLO_PROFILE", "smoke")
+    assert resolve_profile() is SMOKE
+    monkeypatch.setenv("YOLO_PROFILE", "FULL")
+    assert resolve_profile() is FULL
+
+
+def test_default_follows_gpu(monkeypatch):
+    import jax
+
+    monkeypatch.delenv("YOLO_PROFILE", raising=False)
+    expected = FULL if jax.default_backend() == "gpu" else SMOKE
+    assert resolve_profile() is expected
+
+
+def test_unknown_profile_is_a_clear_error(monkeypatch):
+    monkeypatch.setenv("YOLO_PROFILE", "medium")
+    with pytest.raises(ValueError, match="medium"):
+        resolve_profile()
+
+
+def test_start_prints_header_and_sets_float32(capsys, monkeypatch):
+    import pytensor
+
+    monkeypatch.setenv("YOLO_PROFILE", "smoke")
+    assert start().name == "smoke"
+    out = capsys.readouterr().out
+    for word in ("profile", "backend=", "devices=", "pytensor", "floatX=float32"):
+        assert word in out
+    assert pytensor.config.floatX == "float32"
+    smoke_fields = SMOKE.as_dict()
+    assert SMOKE.imgsz % 32 == 0 and FULL.imgsz % 32 == 0 and set(smoke_fields) == set(FULL.as_dict())

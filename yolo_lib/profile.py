@@ -1,0 +1,88 @@
+"""The notebook profile: ``YOLO_PROFILE=smoke`` (tiny, CPU/CI) or ``full`` (the H100 run).
+
+Every notebook's first code cell calls :func:`start`, which resolves the profile, configures
+PyTensor for float32 and prints what runs where. The same code runs in both profiles; smoke only
+uses less data, fewer steps and smaller images.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, asdict
+
+import yolo_lib  # noqa: F401  (sets XLA/PyTensor defaults before jax/pytensor import)
+
+PROFILES = ("smoke", "full")
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Sizes that differ between profiles. Image sizes in pixels (square, multiple of 32)."""
+
+    name: str
+    imgsz: int  # training/eval image size
+    batch: int  # training batch size
+    epochs: int  # training epochs
+    n_train: int  # training images
+    n_val: int  # validation images
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+SMOKE = Profile(name="smoke", imgsz=128, batch=8, epochs=2, n_train=64, n_val=16)
+FULL = Profile(name="full", imgsz=320, batch=64, epochs=60, n_train=12000, n_val=2000)
+
+
+def jax_has_gpu() -> bool:
+    """True when JAX's default backend is a GPU."""
+    import jax
+
+    try:
+        return jax.default_backend() == "gpu"
+    except RuntimeError:
+        return False
+
+
+def resolve_profile(value: str | None = None) -> Profile:
+    """The profile named by ``value`` or ``$YOLO_PROFILE``; default full on a GPU, else smoke."""
+    name = value if value is not None else os.environ.get("YOLO_PROFILE", "")
+    name = name.strip().lower()
+    if not name:
+        name = "full" if jax_has_gpu() else "smoke"
+    if name not in PROFILES:
+        raise ValueError(f"YOLO_PROFILE={name!r} is not one of {PROFILES}")
+    return SMOKE if name == "smoke" else FULL
+
+
+def configure_pytensor() -> None:
+    """Train in float32 (also keeps JAX out of 64-bit mode)."""
+    import pytensor
+
+    pytensor.config.floatX = "float32"
+
+
+def runtime_summary() -> dict:
+    """Versions and devices, as printed at the top of every notebook."""
+    import jax
+    import pytensor
+
+    return {
+        "jax_backend": jax.default_backend(),
+        "jax_devices": [str(d) for d in jax.devices()],
+        "pytensor": pytensor.__version__,
+        "jax": jax.__version__,
+        "floatX": pytensor.config.floatX,
+    }
+
+
+def start(value: str | None = None, verbose: bool = True) -> Profile:
+    """Resolve the profile, configure PyTensor and print the run's header. Returns the Profile."""
+    configure_pytensor()
+    profile = resolve_profile(value)
+    if verbose:
+        info = runtime_summary()
+        print(f"profile : {profile.name}  {profile.as_dict()}")
+        print(f"jax     : {info['jax']}  backend={info['jax_backend']}  devices={info['jax_devices']}")
+        print(f"pytensor: {info['pytensor']}  floatX={info['floatX']}")
+    return profile
