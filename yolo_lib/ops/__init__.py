@@ -1,0 +1,42 @@
+"""CNN building blocks PyTensor 3 lacks, as Ops with gradients, numpy and JAX implementations.
+
+All image tensors are NCHW; weights are OIHW. See each module for the exact semantics:
+
+* :mod:`.conv`: ``conv2d`` / ``Conv2d`` (+ ``Conv2dGradInput``, ``Conv2dGradWeight``)
+* :mod:`.pool`: ``max_pool2d`` / ``MaxPool2d`` (+ ``MaxPool2dGrad``), -inf padding
+* :mod:`.upsample`: ``upsample_nearest`` / ``UpsampleNearest`` (+ ``UpsampleNearestGrad``)
+* :mod:`.batchnorm`: ``batch_norm_train`` / ``BatchNormTrain``, ``batch_norm_eval`` /
+  ``BatchNormEval``, ``running_stat_updates`` (eps 1e-3, momentum 0.03 as in Ultralytics)
+* :mod:`.activations`: ``silu``
+"""
+
+from .activations import silu
+from .batchnorm import (
+    BatchNormEval,
+    BatchNormTrain,
+    batch_norm_eval,
+    batch_norm_train,
+    running_stat_updates,
+)
+from .conv import Conv2d, Conv2dGradInput, Conv2dGradWeight, conv2d
+from .pool import MaxPool2d, MaxPool2dGrad, max_pool2d
+from .upsample import UpsampleNearest, UpsampleNearestGrad, upsample_nearest
+
+__all__ = [
+    "BatchNormEval",
+    "BatchNormTrain",
+    "Conv2d",
+    "Conv2dGradInput",
+    "Conv2dGradWeight",
+    "MaxPool2d",
+    "MaxPool2dGrad",
+    "UpsampleNearest",
+    "UpsampleNearestGrad",
+    "batch_norm_eval",
+    "batch_norm_train",
+    "conv2d",
+    "max_pool2d",
+    "running_stat_updates",
+    "silu",
+    "upsample_nearest",
+]
