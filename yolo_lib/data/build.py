@@ -1,0 +1,104 @@
+"""End-to-end preparation: COCO subset (select -> download) and the synthetic set, then the cache.
+
+Folder layout under :func:`yolo_lib.paths.data_dir` (see ``data/README.md``)::
+
+    coco/annotations/instances_{train,val}2017.json     full COCO annotations (downloaded once)
+    coco/annotations/subset_{train,val}2017.json         the selected subset (COCO format)
+    coco/images/{train2017,val2017}/                     only the subset's images
+    synthetic/{train,val}/ + instances_{train,val}.json   the offline synthetic set
+    cache/<name>_<split>_<size>/                          letterboxed arrays (see cache.py)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from yolo_lib.data.cache import CachedDataset, open_cache
+from yolo_lib.data.coco_subset import DEFAULT_CLASSES, load_annotations, select_images, write_subset_json
+from yolo_lib.data.download import fetch_annotations, fetch_images
+from yolo_lib.data.synthetic import SyntheticSpec, ensure_synthetic
+from yolo_lib.paths import data_dir
+
+COCO_SPLITS = {"train": "train2017", "val": "val2017"}
+
+
+def coco_root(root: str | Path | None = None) -> Path:
+    return Path(root) if root is not None else data_dir() / "coco"
+
+
+def build_coco_subset(
+    split: str = "train",
+    n_images: int | None = 12000,
+    class_names=DEFAULT_CLASSES,
+    seed: int = 0,
+    annotations: str | Path | None = None,
+    image_source=None,
+    root: str | Path | None = None,
+    workers: int = 16,
+    progress: bool = True,
+) -> dict:
+    """Select a subset of one COCO split and fetch just its images; returns a JSON-able summary.
+
+    ``annotations``: an instances json (default: ``<root>/annotations/instances_<split>2017.json``,
+    downloaded with the official archive when missing). ``image_source``: None (each image's
+    ``coco_url``), a base URL, a folder or a zip (see :func:`fetch_images`).
+    """
+    if split not in COCO_SPLITS:
+        raise ValueError(f"split must be one of {sorted(COCO_SPLITS)}, got {split!r}")
+    coco_split = COCO_SPLITS[split]
+    root = coco_root(root)
+    if annotations is None:
+        annotations = root / "annotations" / f"instances_{coco_split}.json"
+        if not annotations.exists():
+            fetch_annotations(root / "annotations")
+    coco = load_annotations(annotations)
+    selection = select_images(coco, class_names, n_images, seed)
+    subset_json = write_subset_json(coco, selection, root / "annotations" / f"subset_{coco_split}.json")
+    image_dir = root / "images" / coco_split
+    fetched = fetch_images([coco.imgs[i] for i in selection.image_ids], image_dir, image_source,
+                           workers=workers, progress=progress)
+    summary = {"split": split, "annotations": str(annotations), "subset_json": str(subset_json),
+               "image_dir": str(image_dir), **selection.summary(), "download": fetched.as_dict()}
+    summary["skipped"] = selection.skipped + [
+        {"file_name": f["file_name"], "reason": f"download failed: {f['reason']}"} for f in fetched.failed]
+    return summary
+
+
+def synthetic_root(root: str | Path | None = None) -> Path:
+    return Path(root) if root is not None else data_dir() / "synthetic"
+
+
+def open_dataset(
+    source: str = "synthetic",
+    split: str = "train",
+    size: int = 320,
+    class_names=DEFAULT_CLASSES,
+    spec: SyntheticSpec | None = None,
+    root: str | Path | None = None,
+    cache_root: str | Path | None = None,
+    rebuild: bool = True,
+    progress: bool = True,
+) -> CachedDataset:
+    """The cached, letterboxed dataset for ``source`` ("synthetic" or "coco") and ``split``.
+
+    The synthetic set is generated on first use (``spec`` sets its size); the COCO subset must
+    have been built (``python -m yolo_lib.data build``). The cache lives in
+    ``<cache_root>/<source>_<split>_<size>`` (default ``data_dir()/cache``).
+    """
+    if split not in COCO_SPLITS:
+        raise ValueError(f"split must be one of {sorted(COCO_SPLITS)}, got {split!r}")
+    if source == "synthetic":
+        base = ensure_synthetic(synthetic_root(root), spec or SyntheticSpec(), progress)
+        annotations, images = base / f"instances_{split}.json", base / split
+    elif source == "coco":
+        base, coco_split = coco_root(root), COCO_SPLITS[split]
+        annotations = base / "annotations" / f"subset_{coco_split}.json"
+        images = base / "images" / coco_split
+        if not annotations.exists():
+            raise FileNotFoundError(f"{annotations} not found: build the subset first with "
+                                    f"`python -m yolo_lib.data build --split {split}`")
+    else:
+        raise ValueError(f"source must be 'synthetic' or 'coco', got {source!r}")
+    cache_dir = Path(cache_root) if cache_root is not None else data_dir() / "cache"
+    return open_cache(cache_dir / f"{source}_{split}_{size}", annotations, images, size, class_names,
+                      rebuild=rebuild, progress=progress)

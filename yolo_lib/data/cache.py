@@ -1,0 +1,221 @@
+"""Letterbox a COCO-format set once into memory-mappable uint8 arrays plus box tables.
+
+Layout of a cache folder (all written by :func:`build_cache`, ``meta.json`` last, so a folder
+without it is an interrupted build):
+
+* ``images.npy``  ``(N, 3, S, S)`` uint8 RGB letterboxed images, planar (CHW: the augmentation
+  gathers rows and columns per plane, which is much faster than on HWC); ``np.load(mmap_mode="r")``;
+* ``boxes.npy``   ``(K, 4)`` float32 xyxy boxes in letterbox pixels, all images concatenated;
+* ``classes.npy`` ``(K,)`` int32 class indices 0..C-1 (in the order of the class list);
+* ``offsets.npy`` ``(N + 1,)`` int64: image i owns rows ``offsets[i]:offsets[i+1]``;
+* ``content.npy`` ``(N, 4)`` int32 xyxy region of the real image inside the letterbox;
+* ``meta.json``   size, class names, source json, image ids/file names, skipped images.
+
+A cache made for another size or class list (or another annotation file) is detected on open:
+rebuilt when ``rebuild=True``, else refused with a :class:`CacheMismatchError` saying why.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from tqdm.auto import tqdm
+
+from yolo_lib.data.coco_subset import DEFAULT_CLASSES, image_labels, load_annotations, resolve_categories
+from yolo_lib.data.letterbox import boxes_to_letterbox, letterbox_params, paste_letterboxed
+
+FORMAT_VERSION = 1
+
+
+class CacheMismatchError(ValueError):
+    """An existing cache was made for another size, class list or source."""
+
+
+@dataclass
+class CachedDataset:
+    """A letterboxed dataset: ``images`` (N, 3, S, S) uint8 memmap plus per-image boxes/classes."""
+
+    root: Path
+    images: np.ndarray
+    boxes: np.ndarray
+    classes: np.ndarray
+    offsets: np.ndarray
+    content: np.ndarray
+    meta: dict
+
+    @property
+    def size(self) -> int:
+        return int(self.meta["size"])
+
+    @property
+    def class_names(self) -> list[str]:
+        return list(self.meta["class_names"])
+
+    def __len__(self) -> int:
+        return int(self.meta["n_images"])
+
+    def labels(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        """Boxes ``(k, 4)`` float32 xyxy letterbox pixels and classes ``(k,)`` int32 of image ``i``."""
+        a, b = self.offsets[i], self.offsets[i + 1]
+        return self.boxes[a:b], self.classes[a:b]
+
+    @property
+    def max_boxes_per_image(self) -> int:
+        return int(np.diff(self.offsets).max()) if len(self) else 0
+
+    def image_hwc(self, i: int) -> np.ndarray:
+        """Image ``i`` as an ``(S, S, 3)`` uint8 array (for display)."""
+        return np.ascontiguousarray(self.images[i].transpose(1, 2, 0))
+
+    def summary(self) -> dict:
+        counts = np.bincount(self.classes, minlength=len(self.class_names))
+        return {
+            "cache": str(self.root),
+            "images": len(self),
+            "size": self.size,
+            "boxes_per_class": {n: int(c) for n, c in zip(self.class_names, counts)},
+            "max_boxes_per_image": self.max_boxes_per_image,
+            "skipped": self.meta.get("skipped", []),
+        }
+
+
+def _expected_meta(annotations: Path, size: int, class_names) -> dict:
+    st = annotations.stat()
+    return {
+        "format_version": FORMAT_VERSION,
+        "size": int(size),
+        "class_names": list(class_names),
+        "source": str(annotations.resolve()),
+        "source_bytes": st.st_size,
+    }
+
+
+def _mismatch(meta: dict, expected: dict) -> list[str]:
+    return [f"{k}: cache has {meta.get(k)!r}, wanted {v!r}" for k, v in expected.items() if meta.get(k) != v]
+
+
+def open_cache(
+    cache_dir: str | Path,
+    annotations: str | Path,
+    image_dir: str | Path,
+    size: int = 320,
+    class_names=DEFAULT_CLASSES,
+    rebuild: bool = True,
+    workers: int | None = None,
+    progress: bool = True,
+) -> CachedDataset:
+    """Open the cache in ``cache_dir`` for (annotations, size, class list), building it if needed.
+
+    A complete cache for other settings is rebuilt when ``rebuild`` is True, otherwise refused
+    with :class:`CacheMismatchError`.
+    """
+    cache_dir, annotations = Path(cache_dir), Path(annotations)
+    if not annotations.is_file():
+        raise FileNotFoundError(f"annotation file not found: {annotations}")
+    expected = _expected_meta(annotations, size, class_names)
+    meta_path = cache_dir / "meta.json"
+    if meta_path.exists():
+        problems = _mismatch(json.loads(meta_path.read_text()), expected)
+        if not problems:
+            return load_cache(cache_dir)
+        if not rebuild:
+            raise CacheMismatchError(
+                f"cache {cache_dir} was made for other settings ({'; '.join(problems)}); "
+                "delete it, choose another cache folder, or pass rebuild=True")
+        print(f"cache {cache_dir} is stale ({'; '.join(problems)}): rebuilding")
+    return build_cache(cache_dir, annotations, image_dir, size, class_names, workers, progress)
+
+
+def load_cache(cache_dir: str | Path) -> CachedDataset:
+    """Memory-map a complete cache folder (no validation of what it was built for)."""
+    root = Path(cache_dir)
+    meta_path = root / "meta.json"
+    if not meta_path.exists():
+        raise FileNotFoundError(f"{root} is not a complete cache (no meta.json): build it with open_cache()")
+    meta = json.loads(meta_path.read_text())
+    n = meta["n_images"]
+    images = np.load(root / "images.npy", mmap_mode="r")[:n]
+    arrays = {k: np.load(root / f"{k}.npy") for k in ("boxes", "classes", "offsets", "content")}
+    return CachedDataset(root=root, images=images, meta=meta, **arrays)
+
+
+def _decode(path: Path, record: dict, size: int):
+    """Letterboxed uint8 image and params, or (None, reason) when the file is unusable."""
+    try:
+        with Image.open(path) as im:
+            if im.size != (record["width"], record["height"]):
+                return None, f"size {im.size[0]}x{im.size[1]} differs from the annotation's {record['width']}x{record['height']}"
+            params = letterbox_params(im.width, im.height, size)
+            im.draft("RGB", (params.new_w, params.new_h))  # JPEG DCT-domain downscale, >= target size
+            rgb = im.convert("RGB")
+            return (paste_letterboxed(rgb, params), params), None
+    except FileNotFoundError:
+        return None, "image file missing"
+    except (OSError, SyntaxError, ValueError) as e:
+        return None, f"unreadable or corrupt image: {e}"
+
+
+def build_cache(
+    cache_dir: str | Path,
+    annotations: str | Path,
+    image_dir: str | Path,
+    size: int = 320,
+    class_names=DEFAULT_CLASSES,
+    workers: int | None = None,
+    progress: bool = True,
+) -> CachedDataset:
+    """Decode, letterbox and store every image of ``annotations`` that has a kept box.
+
+    Images are read from ``image_dir/<file_name>`` in ``workers`` threads (Pillow releases the
+    GIL while decoding). Unreadable, corrupt or mis-sized images are skipped and listed in
+    ``meta["skipped"]`` with their reason.
+    """
+    cache_dir, annotations, image_dir = Path(cache_dir), Path(annotations), Path(image_dir)
+    coco = load_annotations(annotations)
+    cat_ids = resolve_categories(coco, class_names)
+    records, labels, skipped = [], [], []
+    for iid in sorted(coco.imgs):
+        lab = image_labels(coco, iid, cat_ids)
+        if len(lab.classes):
+            records.append(coco.imgs[iid])
+            labels.append(lab)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    (cache_dir / "meta.json").unlink(missing_ok=True)
+    images = np.lib.format.open_memmap(cache_dir / "images.npy", mode="w+", dtype=np.uint8,
+                                       shape=(max(len(records), 1), 3, size, size))
+    boxes, classes, offsets, content, ids, names = [], [], [0], [], [], []
+    workers = workers or min(8, (os.cpu_count() or 1) * 2)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        results = pool.map(lambda r: _decode(image_dir / r["file_name"], r, size), records)
+        bar = tqdm(zip(records, labels, results), total=len(records), desc=f"cache {cache_dir.name}",
+                   unit="img", disable=not progress)
+        for rec, lab, (ok, reason) in bar:
+            if ok is None:
+                skipped.append({"file_name": rec["file_name"], "reason": reason})
+                continue
+            img, params = ok
+            images[len(ids)] = img.transpose(2, 0, 1)
+            boxes.append(boxes_to_letterbox(lab.boxes, params))
+            classes.append(lab.classes)
+            offsets.append(offsets[-1] + len(lab.classes))
+            content.append(params.content)
+            ids.append(int(rec["id"]))
+            names.append(rec["file_name"])
+    images.flush()
+    del images
+    np.save(cache_dir / "boxes.npy", np.concatenate(boxes or [np.zeros((0, 4), np.float32)]).astype(np.float32))
+    np.save(cache_dir / "classes.npy", np.concatenate(classes or [np.zeros(0, np.int32)]).astype(np.int32))
+    np.save(cache_dir / "offsets.npy", np.asarray(offsets, np.int64))
+    np.save(cache_dir / "content.npy", np.asarray(content, np.int32).reshape(-1, 4))
+    meta = {**_expected_meta(annotations, size, class_names), "n_images": len(ids),
+            "image_ids": ids, "file_names": names, "skipped": skipped}
+    tmp = cache_dir / "meta.json.tmp"
+    tmp.write_text(json.dumps(meta))
+    tmp.replace(cache_dir / "meta.json")
+    return load_cache(cache_dir)
