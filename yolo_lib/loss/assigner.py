@@ -108,7 +108,7 @@ def assign(
     pd_scores, pd_boxes = disconnected_grad(pd_scores), disconnected_grad(pd_boxes)
     gt_boxes = disconnected_grad(gt_boxes)
     gt_mask = pt.as_tensor_variable(gt_mask).astype("bool")
-    gt_labels = pt.as_tensor_variable(gt_labels).astype("int64")
+    gt_labels = pt.as_tensor_variable(gt_labels).astype("int32")
     n_gt = gt_boxes.shape[1]
     f32 = pd_boxes.dtype
 

@@ -79,13 +79,16 @@ def ciou_terms(box1, box2, eps: float = CIOU_EPS) -> CIoUTerms:
 
     As in Ultralytics ``bbox_iou(..., CIoU=True)``: eps is added to both heights, to the union
     and to c2; ``alpha`` is wrapped in ``disconnected_grad`` so no gradient flows through it.
-    Finite for degenerate boxes (zero width or height).
+    Finite (value and gradient) for degenerate boxes of zero width or height; boxes must have
+    x2 >= x1 and y2 >= y1.
     """
     eps = np.float32(eps)
     b1x1, b1y1, b1x2, b1y2 = split_last(box1)
     b2x1, b2y1, b2x2, b2y2 = split_last(box2)
-    w1, h1 = b1x2 - b1x1, b1y2 - b1y1 + eps
-    w2, h2 = b2x2 - b2x1, b2y2 - b2y1 + eps
+    # heights: max(., 0) is a no-op for valid boxes, but it stops PyTensor's canonicaliser from
+    # rewriting (y2 - y1) + eps into (eps + y2) - y1, where eps is lost in float32 (0/0 = NaN).
+    w1, h1 = b1x2 - b1x1, pt.maximum(b1y2 - b1y1, 0.0) + eps
+    w2, h2 = b2x2 - b2x1, pt.maximum(b2y2 - b2y1, 0.0) + eps
     inter = pt.maximum(pt.minimum(b1x2, b2x2) - pt.maximum(b1x1, b2x1), 0.0) * pt.maximum(
         pt.minimum(b1y2, b2y2) - pt.maximum(b1y1, b2y1), 0.0
     )
