@@ -81,14 +81,15 @@ def open_dataset(
 ) -> CachedDataset:
     """The cached, letterboxed dataset for ``source`` ("synthetic" or "coco") and ``split``.
 
-    The synthetic set is generated on first use (``spec`` sets its size); the COCO subset must
+    The synthetic set is generated on first use (``spec`` sets its size; None = use the set that
+    is there, or the default spec); the COCO subset must
     have been built (``python -m yolo_lib.data build``). The cache lives in
     ``<cache_root>/<source>_<split>_<size>`` (default ``data_dir()/cache``).
     """
     if split not in COCO_SPLITS:
         raise ValueError(f"split must be one of {sorted(COCO_SPLITS)}, got {split!r}")
     if source == "synthetic":
-        base = ensure_synthetic(synthetic_root(root), spec or SyntheticSpec(), progress)
+        base = ensure_synthetic(synthetic_root(root), spec, progress)
         annotations, images = base / f"instances_{split}.json", base / split
     elif source == "coco":
         base, coco_split = coco_root(root), COCO_SPLITS[split]

@@ -11,12 +11,14 @@ without it is an interrupted build):
 * ``content.npy`` ``(N, 4)`` int32 xyxy region of the real image inside the letterbox;
 * ``meta.json``   size, class names, source json, image ids/file names, skipped images.
 
-A cache made for another size or class list (or another annotation file) is detected on open:
+A cache made for another size or class list (or from another annotation file: its SHA-1 is
+recorded) is detected on open:
 rebuilt when ``rebuild=True``, else refused with a :class:`CacheMismatchError` saying why.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -86,13 +88,11 @@ class CachedDataset:
 
 
 def _expected_meta(annotations: Path, size: int, class_names) -> dict:
-    st = annotations.stat()
     return {
         "format_version": FORMAT_VERSION,
         "size": int(size),
         "class_names": list(class_names),
-        "source": str(annotations.resolve()),
-        "source_bytes": st.st_size,
+        "source_sha1": hashlib.sha1(annotations.read_bytes()).hexdigest(),
     }
 
 
@@ -213,7 +213,7 @@ def build_cache(
     np.save(cache_dir / "classes.npy", np.concatenate(classes or [np.zeros(0, np.int32)]).astype(np.int32))
     np.save(cache_dir / "offsets.npy", np.asarray(offsets, np.int64))
     np.save(cache_dir / "content.npy", np.asarray(content, np.int32).reshape(-1, 4))
-    meta = {**_expected_meta(annotations, size, class_names), "n_images": len(ids),
+    meta = {**_expected_meta(annotations, size, class_names), "source": str(annotations), "n_images": len(ids),
             "image_ids": ids, "file_names": names, "skipped": skipped}
     tmp = cache_dir / "meta.json.tmp"
     tmp.write_text(json.dumps(meta))

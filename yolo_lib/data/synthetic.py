@@ -158,11 +158,15 @@ def write_synthetic(root: str | Path, spec: SyntheticSpec = SyntheticSpec(), pro
     return summary
 
 
-def ensure_synthetic(root: str | Path, spec: SyntheticSpec = SyntheticSpec(), progress: bool = True) -> Path:
-    """Generate the synthetic set under ``root`` unless one with the same spec is already there."""
+def ensure_synthetic(root: str | Path, spec: SyntheticSpec | None = None, progress: bool = True) -> Path:
+    """Generate the synthetic set under ``root`` unless it is there already.
+
+    With ``spec=None`` any complete set in ``root`` is used (the default spec is generated when
+    there is none); with a spec, a set written with another spec is regenerated.
+    """
     root = Path(root)
     marker = root / "spec.json"
-    if marker.exists() and json.loads(marker.read_text()) == spec.__dict__:
+    if marker.exists() and (spec is None or json.loads(marker.read_text()) == spec.__dict__):
         return root
-    write_synthetic(root, spec, progress)
+    write_synthetic(root, spec or SyntheticSpec(), progress)
     return root

@@ -1,0 +1,105 @@
+"""Synthetic COCO-format set and the letterbox cache built from it (incl. bad input)."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from yolo_lib.data import CacheMismatchError, SyntheticSpec, letterbox_params, load_annotations, open_cache
+from yolo_lib.data.__main__ import main as cli_main
+from yolo_lib.data.build import open_dataset
+from yolo_lib.data.synthetic import write_synthetic
+
+SPEC = SyntheticSpec(n_train=24, n_val=4, min_side=160, max_side=320, seed=5)
+
+
+@pytest.fixture(scope="module")
+def synthetic(tmp_path_factory):
+    root = tmp_path_factory.mktemp("synthetic")
+    write_synthetic(root, SPEC, progress=False)
+    return root
+
+
+def test_synthetic_is_valid_coco_and_deterministic(synthetic, tmp_path):
+    coco = load_annotations(synthetic / "instances_train.json")
+    assert len(coco.imgs) == 24
+    assert {c["name"]: c["id"] for c in coco.dataset["categories"]} == {"person": 1, "cell phone": 77}
+    cats = [a["category_id"] for a in coco.dataset["annotations"]]
+    assert cats.count(1) > 10 and cats.count(77) > 10
+    for img in coco.imgs.values():
+        with Image.open(synthetic / "train" / img["file_name"]) as im:
+            assert im.size == (img["width"], img["height"])
+        assert coco.imgToAnns[img["id"]], "every image has an object"
+    boxes = np.array([a["bbox"] for a in coco.dataset["annotations"]])
+    phones = boxes[np.array(cats) == 77]
+    people = boxes[np.array(cats) == 1]
+    assert np.median(people[:, 3] / people[:, 2]) > 1.8  # tall figures
+    assert np.max(phones[:, 2:]) <= 61 and np.median(people[:, 3]) > 3 * np.median(phones[:, 3])
+    write_synthetic(tmp_path, SPEC, progress=False)
+    assert (tmp_path / "instances_train.json").read_text() == (synthetic / "instances_train.json").read_text()
+    a = np.asarray(Image.open(tmp_path / "train" / "000003.jpg"))
+    np.testing.assert_array_equal(a, np.asarray(Image.open(synthetic / "train" / "000003.jpg")))
+
+
+def test_cache_holds_letterboxed_images_and_exact_boxes(synthetic, tmp_path):
+    ds = open_cache(tmp_path / "c", synthetic / "instances_train.json", synthetic / "train", 96, progress=False)
+    assert ds.images.shape == (24, 3, 96, 96) and ds.images.dtype == np.uint8
+    assert isinstance(ds.images, np.memmap)
+    coco = load_annotations(synthetic / "instances_train.json")
+    for i in (0, 7, 23):
+        info = coco.imgs[ds.meta["image_ids"][i]]
+        p = letterbox_params(info["width"], info["height"], 96)
+        boxes, classes = ds.labels(i)
+        anns = coco.imgToAnns[info["id"]]
+        want = np.array([[a["bbox"][0], a["bbox"][1], a["bbox"][0] + a["bbox"][2], a["bbox"][1] + a["bbox"][3]]
+                         for a in anns])
+        want = want * ([p.scale_x, p.scale_y] * 2) + [p.left, p.top] * 2
+        np.testing.assert_allclose(boxes, want, atol=1e-3)
+        assert list(classes) == [0 if a["category_id"] == 1 else 1 for a in anns]
+        assert tuple(ds.content[i]) == p.content
+        x1, y1, x2, y2 = p.content
+        img = ds.image_hwc(i)
+        assert np.all(img[:y1] == 114) and np.all(img[y2:] == 114) and np.all(img[:, :x1] == 114)
+    assert ds.summary()["boxes_per_class"]["person"] == int(np.sum(ds.classes == 0))
+
+
+def test_cache_mismatch_is_detected_then_refused_or_rebuilt(synthetic, tmp_path):
+    ann, imgs = synthetic / "instances_train.json", synthetic / "train"
+    open_cache(tmp_path, ann, imgs, 64, progress=False)
+    with pytest.raises(CacheMismatchError, match="size: cache has 64, wanted 96"):
+        open_cache(tmp_path, ann, imgs, 96, rebuild=False, progress=False)
+    with pytest.raises(CacheMismatchError, match="class_names"):
+        open_cache(tmp_path, ann, imgs, 64, ["cell phone", "person"], rebuild=False, progress=False)
+    ds = open_cache(tmp_path, ann, imgs, 96, ["cell phone"], rebuild=True, progress=False)
+    assert ds.size == 96 and ds.class_names == ["cell phone"] and set(ds.classes) == {0}
+    assert len(ds) < 24  # only images with a phone
+    assert open_cache(tmp_path, ann, imgs, 96, ["cell phone"], rebuild=False, progress=False).size == 96
+
+
+def test_corrupt_missing_and_missized_images_are_skipped_and_named(synthetic, tmp_path):
+    imgs = tmp_path / "imgs"
+    shutil.copytree(synthetic / "train", imgs)
+    (imgs / "000001.jpg").write_bytes((imgs / "000001.jpg").read_bytes()[:300])  # truncated JPEG
+    (imgs / "000002.jpg").unlink()
+    Image.new("RGB", (10, 10)).save(imgs / "000003.jpg")
+    (imgs / "000004.jpg").write_bytes(b"this is not an image")
+    ds = open_cache(tmp_path / "c", synthetic / "instances_train.json", imgs, 64, progress=False)
+    skipped = {s["file_name"]: s["reason"] for s in ds.meta["skipped"]}
+    assert set(skipped) == {"000001.jpg", "000002.jpg", "000003.jpg", "000004.jpg"}
+    assert "corrupt" in skipped["000001.jpg"] and "missing" in skipped["000002.jpg"]
+    assert "differs" in skipped["000003.jpg"] and "corrupt" in skipped["000004.jpg"]
+    assert len(ds) == 20 and len(ds.offsets) == 21
+
+
+def test_cli_synthetic_and_cache(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("YOLO_DATA_DIR", str(tmp_path))
+    assert cli_main(["synthetic", "--train", "6", "--val", "2", "--quiet"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["splits"]["train"]["images"] == 6 and (tmp_path / "synthetic" / "instances_val.json").exists()
+    assert cli_main(["cache", "--split", "val", "--size", "64", "--quiet"]) == 0  # uses the set just written
+    out = json.loads(capsys.readouterr().out)
+    assert out["images"] == 2 and out["size"] == 64
+    assert cli_main(["cache", "--split", "val", "--size", "64", "--classes", "cell phone", "--no-rebuild", "--quiet"]) == 2
+    assert "made for other settings" in capsys.readouterr().err
