@@ -104,8 +104,8 @@ class BatchNormTrain(_BatchNormParams):
         g_gamma, g_beta = pt.zeros_like(gamma), pt.zeros_like(beta)
         if not isinstance(g_y.type, DisconnectedType):
             xhat = xc * _per_channel(inv_std)
-            g_beta = g_y.sum(axis=_REDUCE_AXES)
-            g_gamma = (g_y * xhat).sum(axis=_REDUCE_AXES)
+            g_beta = g_y.sum(axis=_REDUCE_AXES, acc_dtype=dtype)
+            g_gamma = (g_y * xhat).sum(axis=_REDUCE_AXES, acc_dtype=dtype)
             g_x = _per_channel(gamma * inv_std / m) * (
                 m * g_y - _per_channel(g_beta) - xhat * _per_channel(g_gamma)
             )
@@ -141,10 +141,11 @@ class BatchNormEval(_BatchNormParams):
     def pullback(self, inputs, outputs, cotangents):
         x, gamma, beta, mean, var = inputs
         (g_y,) = cotangents
-        inv_std = 1 / pt.sqrt(var + np.asarray(self.eps, x.type.dtype))
+        dtype = x.type.dtype
+        inv_std = 1 / pt.sqrt(var + np.asarray(self.eps, dtype))
         xc = x - _per_channel(mean)
-        g_beta = g_y.sum(axis=_REDUCE_AXES)
-        g_xc_sum = (g_y * xc).sum(axis=_REDUCE_AXES)
+        g_beta = g_y.sum(axis=_REDUCE_AXES, acc_dtype=dtype)
+        g_xc_sum = (g_y * xc).sum(axis=_REDUCE_AXES, acc_dtype=dtype)
         return [
             g_y * _per_channel(gamma * inv_std),
             g_xc_sum * inv_std,
