@@ -1,11 +1,51 @@
-"""The gradient of the training loss w.r.t. every YOLO11n parameter equals Ultralytics' ``grad/*``."""
+"""One training step on the fixture batch: every gradient equals Ultralytics' ``grad/*``, the BN
+running statistics equal ``train/bn_after_forward/*``, and the SGD update follows PyTorch's rule.
 
-from yolo_lib.loss.parity_checks import GRAD_RTOL, gradient_checks
+One compile of the full YOLO11n training step serves all checks (it is the slowest test here).
+"""
+
+import numpy as np
+import pytest
+
+from yolo_lib.loss.parity_checks import GRAD_RTOL, fixture_train_step, gradient_checks
+from yolo_lib.train_step import SGDConfig, is_decayed
+
+LR = 0.01
 
 
-def test_every_parameter_gradient_matches_ultralytics(reference):
-    checks = gradient_checks(reference)
+@pytest.fixture(scope="module")
+def one_step(reference):
+    return fixture_train_step(reference, lr=LR)
+
+
+def test_gradients_and_bn_statistics_match_ultralytics(reference, one_step):
+    model, _, out = one_step
+    checks = gradient_checks(reference, out, model)
     failed = [c for c in checks if not c.passed]
     assert not failed, "\n".join(f"{c.name}: {c.error:.3g} > {c.tolerance:.3g}" for c in failed[:20])
     grads = [c for c in checks if c.name.startswith("grad/")]
     assert len(grads) == 255 and max(c.error for c in grads) < GRAD_RTOL
+    assert sum(c.name.startswith("train/bn_after_forward/") for c in checks) == 162
+
+
+def test_sgd_update_is_clipped_nesterov_with_decay_on_conv_weights(reference, one_step):
+    model, step, out = one_step
+    cfg = SGDConfig()
+    grads = out["gradients"]
+    norm = np.sqrt(sum(float((g.astype(np.float64) ** 2).sum()) for g in grads.values()))
+    coef = min(1.0, cfg.max_grad_norm / (norm + 1e-6))
+    assert coef < 1  # the fixture's gradient norm (~140) is clipped to 10
+    for name, p in model.params.items():
+        p0 = reference[f"state_dict/{name}"].astype(np.float64)
+        d = grads[name] * coef + (cfg.weight_decay * p0 if is_decayed(name) else 0)
+        np.testing.assert_allclose(np.asarray(step.momentum_buffers[name].get_value()), d, rtol=1e-4, atol=1e-9)
+        # first step: buf = d, Nesterov step = d + momentum * d
+        np.testing.assert_allclose(np.asarray(p.get_value()), p0 - LR * (1 + cfg.momentum) * d, rtol=1e-5, atol=1e-7)
+
+
+def test_bad_batch_is_rejected(reference, one_step):
+    _, step, _ = one_step
+    from yolo_lib.loss.parity_checks import fixture_targets
+
+    with pytest.raises(ValueError, match=r"images must have shape \(2, 3, 320, 320\)"):
+        step(np.zeros((1, 3, 320, 320), np.float32), fixture_targets(reference), lr=LR)

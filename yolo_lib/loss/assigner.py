@@ -27,7 +27,7 @@ import numpy as np
 import pytensor.tensor as pt
 from pytensor.gradient import disconnected_grad
 
-from .boxes import ciou, xywh_to_xyxy, xyxy_to_xywh
+from .boxes import ciou, dims, xywh_to_xyxy, xyxy_to_xywh
 
 
 class Assignment(NamedTuple):
@@ -63,7 +63,7 @@ def candidates_in_gts(points, gt_boxes, gt_mask, floor_below=8.0, floor_to=16.0,
 
 def gather_class_scores(pd_scores, gt_labels):
     """(B, M, A): ``pd_scores[b, a, gt_labels[b, m]]`` by integer indexing (exact, no matmul)."""
-    b, a = pd_scores.shape[0], pd_scores.shape[1]
+    b, a = dims(pd_scores)[:2]
     b_idx = pt.arange(b)[:, None, None]
     a_idx = pt.arange(a)[None, None, :]
     return pd_scores[b_idx, a_idx, gt_labels[:, :, None]]
@@ -77,10 +77,10 @@ def topk_mask(metric, k: int):
     for a gt with fewer than k non-zero candidates) the picks can differ from Ultralytics'.
     """
     order = pt.argsort(-metric, axis=-1, stable=True)[..., :k]  # (B, M, k)
-    b, m = metric.shape[0], metric.shape[1]
+    b, m, a = dims(metric)
     b_idx = pt.arange(b)[:, None, None]
     m_idx = pt.arange(m)[None, :, None]
-    picked = pt.zeros(metric.shape, dtype="bool")
+    picked = pt.zeros((b, m, a), dtype="bool")
     return pt.set_subtensor(picked[b_idx, m_idx, order], np.array(True))
 
 
@@ -109,7 +109,7 @@ def assign(
     gt_boxes = disconnected_grad(gt_boxes)
     gt_mask = pt.as_tensor_variable(gt_mask).astype("bool")
     gt_labels = pt.as_tensor_variable(gt_labels).astype("int32")
-    n_gt = gt_boxes.shape[1]
+    n_img, n_gt = dims(gt_boxes)[:2]
     f32 = pd_boxes.dtype
 
     candidates = candidates_in_gts(points, gt_boxes, gt_mask, floor_below, floor_to) & gt_mask[:, :, None]
@@ -129,7 +129,7 @@ def assign(
     fg_mask = pt.gt(mask_pos.sum(axis=1), 0)
     gt_idx = pt.argmax(mask_pos.astype("int8"), axis=1)  # (B, A)
 
-    b_idx = pt.arange(gt_boxes.shape[0])[:, None]
+    b_idx = pt.arange(n_img)[:, None]
     labels = gt_labels[b_idx, gt_idx]
     boxes = gt_boxes[b_idx, gt_idx]
     one_hot = pt.eq(labels[:, :, None], pt.arange(num_classes)[None, None, :]) & fg_mask[:, :, None]

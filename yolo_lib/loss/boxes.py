@@ -17,6 +17,12 @@ REG_MAX = 16  # bins of the distance distribution per side
 CIOU_EPS = 1e-7
 
 
+def dims(x) -> tuple:
+    """Shape of ``x`` with static sizes as Python ints (symbolic only where unknown), so index grids
+    and reshapes built from it are constants for JAX."""
+    return tuple(x.shape[i] if n is None else n for i, n in enumerate(x.type.shape))
+
+
 def split_last(x, n: int = 4):
     """The ``n`` slices ``x[..., i]`` of the last axis."""
     return [x[..., i] for i in range(n)]
@@ -29,7 +35,7 @@ def dfl_expectation(box_logits, reg_max: int = REG_MAX):
     Returns (B, A, 4) distances (l, t, r, b) in grid units: softmax over the bins, then the mean
     of bin indices 0..reg_max-1.
     """
-    b, a = box_logits.shape[0], box_logits.shape[1]
+    b, a = dims(box_logits)[:2]
     probs = pt.special.softmax(box_logits.reshape((b, a, 4, reg_max)), axis=-1)
     bins = pt.as_tensor_variable(np.arange(reg_max, dtype=box_logits.dtype))
     return (probs * bins).sum(axis=-1)

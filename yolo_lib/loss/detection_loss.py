@@ -22,7 +22,7 @@ import pytensor.tensor as pt
 
 from .anchors import DEFAULT_STRIDES, grid_shapes, make_anchors
 from .assigner import Assignment, assign
-from .boxes import REG_MAX, ciou, dfl_expectation, dist_to_xyxy, xywh_to_xyxy, xyxy_to_dist
+from .boxes import REG_MAX, ciou, dfl_expectation, dims, dist_to_xyxy, xywh_to_xyxy, xyxy_to_dist
 
 
 class LossGains(NamedTuple):
@@ -63,7 +63,7 @@ def target_variables(batch_size: int, max_boxes: int, name: str = "gt"):
 
 def flatten_levels(levels, channels: int):
     """Per-level maps [(B, channels, H_i, W_i)] -> (B, A, channels), anchors P3..P5 row-major."""
-    b = levels[0].shape[0]
+    b = dims(levels[0])[0]
     flat = pt.concatenate([x.reshape((b, channels, -1)) for x in levels], axis=2)
     return flat.dimshuffle(0, 2, 1)
 
@@ -81,7 +81,7 @@ def dfl_loss(box_logits, target_dist, reg_max: int = REG_MAX):
     weights (tl + 1 - t) and (t - tl); the loss is the cross entropy against that two-bin
     distribution, averaged over the 4 sides.
     """
-    b, a = box_logits.shape[0], box_logits.shape[1]
+    b, a = dims(box_logits)[:2]
     log_probs = pt.special.log_softmax(box_logits.reshape((b, a, 4, reg_max)), axis=-1)
     left = pt.floor(target_dist)
     w_left = left + 1 - target_dist

@@ -7,14 +7,10 @@ the tolerance and whether it passed. Tolerances are those of ``shared/fixtures/R
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Mapping, NamedTuple
 
 import numpy as np
-import pytensor
-import pytensor.tensor as pt
-
-from .detection_loss import detection_loss, target_variables
+from .evaluate import loss_on_heads
 from .targets import DenseTargets, from_rows
 
 LOSS_RTOL = 1e-4
@@ -42,36 +38,10 @@ def fixture_targets(ref: Mapping[str, np.ndarray]) -> DenseTargets:
     return from_rows(ref["input/targets_bidx_cls_xywhn"], ref["input/img"].shape[0])
 
 
-@lru_cache(maxsize=4)
-def head_loss_function(batch_size: int, max_boxes: int, image_hw: tuple[int, int], nc: int):
-    """Compiled JAX function: (box P3..P5, cls P3..P5, gt boxes, classes, mask) -> dict of
-    total, items, and the assigner outputs labels, boxes, scores, fg_mask, gt_idx."""
-    h, w = image_hw
-    box = [pt.tensor4(f"box_{p}", dtype="float32", shape=(batch_size, 64, h // s, w // s))
-           for p, s in zip(LEVELS, (8, 16, 32))]
-    cls = [pt.tensor4(f"cls_{p}", dtype="float32", shape=(batch_size, nc, h // s, w // s))
-           for p, s in zip(LEVELS, (8, 16, 32))]
-    gt = target_variables(batch_size, max_boxes)
-    loss = detection_loss(box, cls, *gt, image_hw=image_hw)
-    a = loss.assignment
-    names = ("total", "items", "labels", "boxes", "scores", "fg_mask", "gt_idx")
-    fn = pytensor.function([*box, *cls, *gt], [loss.total, loss.items, a.labels, a.boxes, a.scores, a.fg_mask, a.gt_idx],
-                           mode="JAX")
-
-    def run(box_maps, cls_maps, targets: DenseTargets) -> dict[str, np.ndarray]:
-        return {k: np.asarray(v) for k, v in zip(names, fn(*box_maps, *cls_maps, *targets.as_inputs()))}
-
-    return run
-
-
 def loss_on_fixture_heads(ref: Mapping[str, np.ndarray], mode: str) -> dict[str, np.ndarray]:
     """Our loss and assignment on the fixture's raw head outputs of ``mode`` ('eval' or 'train')."""
-    targets = fixture_targets(ref)
-    box = [ref[f"{mode}/box_raw_{p}"] for p in LEVELS]
-    cls = [ref[f"{mode}/cls_raw_{p}"] for p in LEVELS]
-    b, nc, h8, w8 = cls[0].shape
-    fn = head_loss_function(b, targets.max_boxes, (h8 * 8, w8 * 8), nc)
-    return fn(box, cls, targets)
+    return loss_on_heads([ref[f"{mode}/box_raw_{p}"] for p in LEVELS], [ref[f"{mode}/cls_raw_{p}"] for p in LEVELS],
+                         fixture_targets(ref))
 
 
 def loss_checks(ref: Mapping[str, np.ndarray], mode: str) -> list[Check]:
@@ -94,40 +64,46 @@ def loss_checks(ref: Mapping[str, np.ndarray], mode: str) -> list[Check]:
     ]
 
 
-def gradient_function(model, batch_size: int, max_boxes: int, image_hw: tuple[int, int]):
-    """Compiled JAX function (images, gt boxes, classes, mask) -> [total, items, *grads] with the
-    gradient of the train-mode total w.r.t. every ``model.params`` entry, in that dict's order."""
-    x = pt.tensor4("images", dtype="float32", shape=(batch_size, 3, *image_hw))
-    out = model.forward(x, train=True)
-    gt = target_variables(batch_size, max_boxes)
-    loss = detection_loss(out.box, out.cls, *gt, image_hw=image_hw, strides=model.strides)
-    grads = pytensor.grad(loss.total, list(model.params.values()))
-    return pytensor.function([x, *gt], [loss.total, loss.items, *grads], mode="JAX")
-
-
-def gradient_checks(ref: Mapping[str, np.ndarray], model=None) -> list[Check]:
-    """Gradient of the train-mode total w.r.t. every parameter vs ``grad/*`` (relative norm),
-    plus the train-mode loss computed end to end from the images."""
+def fixture_model(ref: Mapping[str, np.ndarray]):
+    """A YOLO11 holding the fixture's ``state_dict/*`` weights and BN buffers."""
     from yolo_lib.weights import model_from_state_dict
 
-    if model is None:
-        sd = {k[len("state_dict/"):]: v for k, v in ref.items() if k.startswith("state_dict/")}
-        model = model_from_state_dict(sd)
+    return model_from_state_dict({k[len("state_dict/"):]: v for k, v in ref.items() if k.startswith("state_dict/")})
+
+
+def fixture_train_step(ref: Mapping[str, np.ndarray], lr: float = 0.01):
+    """Build the fixture model and a :class:`~yolo_lib.train_step.TrainStep` that also returns the
+    gradients, run one step on the fixture batch. Returns (model, step, step output)."""
+    from yolo_lib.train_step import TrainStep
+
+    model = fixture_model(ref)
     targets = fixture_targets(ref)
     images = ref["input/img"]
-    fn = gradient_function(model, images.shape[0], targets.max_boxes, images.shape[2:])
-    total, items, *grads = fn(images, *targets.as_inputs())
+    step = TrainStep(model, images.shape[0], images.shape[2:], targets.max_boxes, return_gradients=True)
+    return model, step, step(images, targets, lr=lr)
+
+
+def gradient_checks(ref: Mapping[str, np.ndarray], step_output: dict | None = None, model=None) -> list[Check]:
+    """End-to-end train-mode checks from the images: loss total, the gradient w.r.t. every
+    parameter vs ``grad/*`` (relative norm) and the BN running statistics after the forward vs
+    ``train/bn_after_forward/*``. Runs :func:`fixture_train_step` unless its output is given."""
+    if step_output is None:
+        model, _, step_output = fixture_train_step(ref)
+    grads = step_output["gradients"]
     total_ref = float(ref["train/loss_total_backward"].reshape(()))
-    checks = [Check("train/loss_total_backward from images rel", float(abs(float(total) / total_ref - 1)), LOSS_RTOL)]
-    missing = [k for k in ref if k.startswith("grad/") and k[5:] not in model.params]
-    checks.append(Check("grad/* keys without a parameter", float(len(missing)), 0.0))
+    checks = [Check("train/loss_total_backward from images rel", abs(step_output["total"] / total_ref - 1), LOSS_RTOL)]
+    missing = [k for k in ref if k.startswith("grad/") and k[5:] not in grads]
+    checks.append(Check("parameters missing for grad/* keys", float(len(missing)), 0.0))
     # A few gradients are zero in exact arithmetic (a per-channel constant that a later train-mode
     # BatchNorm subtracts again, e.g. the biases of the BNs inside C2PSA): the reference holds
     # float noise of norm ~1e-8 there. Their error is measured against ZERO_FLOOR * the global norm.
-    global_norm = np.sqrt(sum(float(np.sum(ref[f"grad/{n}"].astype(np.float64) ** 2)) for n in model.params))
-    for name, g in zip(model.params, grads):
+    global_norm = np.sqrt(sum(float(np.sum(ref[f"grad/{n}"].astype(np.float64) ** 2)) for n in grads))
+    for name, g in grads.items():
         g_ref = ref[f"grad/{name}"].astype(np.float64)
         scale = max(np.linalg.norm(g_ref), ZERO_FLOOR * global_norm)
-        err = np.linalg.norm(np.asarray(g, np.float64) - g_ref) / scale
-        checks.append(Check(f"grad/{name} rel norm", float(err), GRAD_RTOL))
+        checks.append(Check(f"grad/{name} rel norm", float(np.linalg.norm(g - g_ref) / scale), GRAD_RTOL))
+    for key in (k for k in ref if k.startswith("train/bn_after_forward/")):
+        buf_ref = ref[key]
+        ours = np.asarray(model.buffers[key[len("train/bn_after_forward/"):]].get_value())
+        checks.append(Check(f"{key} max abs / max |ref|", float(np.abs(ours - buf_ref).max() / np.abs(buf_ref).max()), 1e-4))
     return checks

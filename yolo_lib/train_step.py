@@ -1,0 +1,118 @@
+"""One compiled training step: train-mode forward, task-aligned assignment, loss, gradient, SGD update.
+
+``step = TrainStep(model, batch_size=8, image_hw=(320, 320), max_boxes=32)`` builds the graph and
+compiles it once (JAX, with :mod:`yolo_lib.donating_linker` so parameters, momentum buffers and
+BN running statistics are updated in place on the device). Then per batch::
+
+    out = step(images, targets, lr=0.01)   # images (B, 3, H, W) float32 in [0, 1]
+    out["total"], out["items"]             # batch_size * sum(items); [7.5 box, 0.5 cls, 1.5 dfl]
+
+The update is PyTorch's SGD as Ultralytics configures it: gradients clipped to a global norm of
+10, weight decay (added to the gradient) on convolution weights only (not BN weights, not
+biases), momentum 0.937 with Nesterov. Learning rates and momentum are inputs of the compiled
+function, so warm-up and schedules never recompile: ``lr`` for weights, ``bias_lr`` for biases
+(defaults to ``lr``), ``momentum``. BN running statistics follow the train-mode forward
+(momentum 0.03, unbiased batch variance). Ultralytics' EMA of the weights and gradient
+accumulation are not part of this step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pytensor
+import pytensor.tensor as pt
+
+from yolo_lib.donating_linker import donating_jax_mode
+from yolo_lib.loss import DenseTargets, detection_loss, target_variables
+
+
+@dataclass(frozen=True)
+class SGDConfig:
+    """Optimizer settings (Ultralytics defaults; weight decay already scaled for the batch)."""
+
+    momentum: float = 0.937
+    nesterov: bool = True
+    weight_decay: float = 5e-4
+    max_grad_norm: float | None = 10.0
+
+
+def is_decayed(name: str) -> bool:
+    """Weight decay applies to convolution weights only: not to BN weights, not to biases."""
+    return name.endswith(".weight") and ".bn." not in name
+
+
+def is_bias(name: str) -> bool:
+    """Biases (BN biases and head conv biases) get their own learning rate during warm-up."""
+    return name.endswith(".bias")
+
+
+def clip_by_global_norm(grads: list, max_norm: float) -> list:
+    """PyTorch ``clip_grad_norm_``: scale all gradients by min(1, max_norm / (norm + 1e-6))."""
+    norm = pt.sqrt(sum((g.astype("float32") ** 2).sum() for g in grads))
+    coef = pt.minimum(np.float32(max_norm) / (norm + np.float32(1e-6)), np.float32(1.0))
+    return [g * coef for g in grads]
+
+
+def sgd_updates(params: dict, grads: list, buffers: dict, lr, bias_lr, momentum, config: SGDConfig) -> list:
+    """[(shared, new value)] for parameters and momentum buffers (PyTorch SGD semantics).
+
+    d = g + wd * p (decayed params); buf = momentum * buf + d; step = d + momentum * buf
+    (Nesterov) or buf; p = p - lr * step.
+    """
+    updates = []
+    for (name, p), g in zip(params.items(), grads):
+        d = g + np.float32(config.weight_decay) * p if is_decayed(name) else g
+        buf = buffers[name]
+        new_buf = momentum * buf + d
+        step = d + momentum * new_buf if config.nesterov else new_buf
+        updates += [(buf, new_buf), (p, p - (bias_lr if is_bias(name) else lr) * step)]
+    return updates
+
+
+class TrainStep:
+    """The compiled training step for one (batch_size, image_hw, max_boxes); see module docstring."""
+
+    def __init__(self, model, batch_size: int, image_hw: tuple[int, int], max_boxes: int,
+                 config: SGDConfig = SGDConfig(), mode=None, return_gradients: bool = False):
+        self.model, self.config = model, config
+        self.batch_size, self.image_hw, self.max_boxes = int(batch_size), tuple(image_hw), int(max_boxes)
+        self.images = pt.tensor4("images", dtype="float32", shape=(self.batch_size, 3, *self.image_hw))
+        self.targets = target_variables(self.batch_size, self.max_boxes)
+        self.lr, self.bias_lr, self.momentum = (pt.scalar(n, dtype="float32") for n in ("lr", "bias_lr", "momentum"))
+        out = model.forward(self.images, train=True)
+        self.loss = detection_loss(out.box, out.cls, *self.targets, image_hw=self.image_hw, strides=model.strides)
+        params = model.params
+        grads = pytensor.grad(self.loss.total, list(params.values()))
+        clipped = clip_by_global_norm(grads, config.max_grad_norm) if config.max_grad_norm else grads
+        self.momentum_buffers = {
+            n: pytensor.shared(np.zeros(p.type.shape, np.float32), name=f"momentum/{n}", shape=p.type.shape)
+            for n, p in params.items()
+        }
+        updates = sgd_updates(params, clipped, self.momentum_buffers, self.lr, self.bias_lr, self.momentum, config)
+        outputs = [self.loss.total, self.loss.items] + (grads if return_gradients else [])
+        self.return_gradients = return_gradients
+        self.function = pytensor.function(
+            [self.images, *self.targets, self.lr, self.bias_lr, self.momentum], outputs,
+            updates=updates + list(out.updates), mode=mode or donating_jax_mode(),
+        )
+
+    def __call__(self, images: np.ndarray, targets: DenseTargets, lr: float,
+                 bias_lr: float | None = None, momentum: float | None = None) -> dict:
+        """Run one step; returns ``total`` (float), ``items`` (3,) and, if asked for, ``gradients``
+        (dict name -> array, unclipped, before weight decay)."""
+        images = np.asarray(images, dtype=np.float32)
+        expected = (self.batch_size, 3, *self.image_hw)
+        if images.shape != expected:
+            raise ValueError(f"images must have shape {expected} (B, 3, H, W), got {images.shape}")
+        if targets.boxes.shape[:2] != (self.batch_size, self.max_boxes):
+            raise ValueError(f"targets must be packed for batch {self.batch_size} with max_boxes={self.max_boxes}, "
+                             f"got {targets.boxes.shape[:2]}")
+        momentum = self.config.momentum if momentum is None else momentum
+        scalars = [np.float32(v) for v in (lr, lr if bias_lr is None else bias_lr, momentum)]
+        total, items, *grads = self.function(images, *targets.as_inputs(), *scalars)
+        out = {"total": float(total), "items": np.asarray(items)}
+        if self.return_gradients:
+            out["gradients"] = {n: np.asarray(g) for n, g in zip(self.model.params, grads)}
+        return out
