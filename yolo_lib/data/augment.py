@@ -58,25 +58,41 @@ class AugmentConfig:
                 raise ValueError(f"AugmentConfig.{name} is a probability, got {getattr(self, name)}")
 
 
+_EYE = np.eye(3)
+_GREY = np.tile(LUMA.astype(np.float64), (3, 1))  # every row: luma weights
+_ONES_THIRD = np.full((3, 3), 1 / 3)
+_CROSS = np.array([[0, -1, 1], [1, 0, -1], [-1, 1, 0]]) / np.sqrt(3)  # rotation generator about (1,1,1)
+
+
 def colour_matrix(rng: np.random.Generator, cfg: AugmentConfig) -> np.ndarray:
     """Random 3x3 RGB matrix: value gain x hue rotation x saturation blend (float32)."""
     gh, gs, gv = rng.uniform(-1, 1, 3) * (cfg.hsv_h, cfg.hsv_s, cfg.hsv_v) + 1
-    sat = gs * np.eye(3, dtype=np.float32) + (1 - gs) * np.tile(LUMA, (3, 1))
+    sat = gs * _EYE + (1 - gs) * _GREY
     theta = (gh - 1) * np.pi  # OpenCV hue spans 180 units = 360 degrees; gain 1 +- dh
     c, s = np.cos(theta), np.sin(theta)
-    k = np.array([[0, -1, 1], [1, 0, -1], [-1, 1, 0]], np.float32) / np.sqrt(3)
-    hue = c * np.eye(3) + (1 - c) / 3 * np.ones((3, 3)) + s * k
-    return (gv * hue @ sat).astype(np.float32)
+    hue = c * _EYE + (1 - c) * _ONES_THIRD + s * _CROSS
+    return (gv * (hue @ sat)).astype(np.float32)
 
 
-def mosaic_canvas(tiles: list[np.ndarray], labels: list[tuple[np.ndarray, np.ndarray]], size: int, rng):
+class Workspace:
+    """Reusable buffers for one thread: fresh 1 MB arrays per image cost page faults, these do not."""
+
+    def __init__(self, size: int):
+        self.canvas = np.empty((3, 2 * size, 2 * size), np.uint8)
+        self.image = np.empty((3, size, size), np.uint8)
+        self.floats = np.empty((3, size * size), np.float32)
+
+
+def mosaic_canvas(tiles: list[np.ndarray], labels: list[tuple[np.ndarray, np.ndarray]], size: int, rng,
+                  out: np.ndarray | None = None):
     """Place four ``(3, h, w)`` uint8 tiles around a random centre on a ``(3, 2S, 2S)`` grey canvas.
 
     ``labels[i]`` = (boxes (k, 4) xyxy in tile pixels, classes (k,)). Returns the canvas and
-    the boxes/classes in canvas pixels, clipped to the canvas.
+    the boxes/classes in canvas pixels, clipped to the canvas. ``out``: optional canvas buffer.
     """
     s2 = 2 * size
-    canvas = np.full((3, s2, s2), PAD_VALUE, np.uint8)
+    canvas = np.empty((3, s2, s2), np.uint8) if out is None else out
+    canvas.fill(PAD_VALUE)
     xc, yc = (int(v) for v in rng.uniform(size / 2, 1.5 * size, 2))
     all_boxes, all_classes = [], []
     for i, (tile, (boxes, classes)) in enumerate(zip(tiles, labels)):
@@ -104,24 +120,28 @@ def mosaic_canvas(tiles: list[np.ndarray], labels: list[tuple[np.ndarray, np.nda
 
 
 def _axis_index(n_out: int, n_src: int, scale: float, shift: float, flip: bool):
-    """Source index for each output pixel along one axis (x_out = scale * x_src + shift), valid range."""
+    """Source index of each output pixel along one axis (x_out = scale * x_src + shift).
+
+    Returns the indices clamped into the source and the output range ``[lo, hi)`` that really
+    lies inside it (outside it the caller paints the grey border).
+    """
     centres = np.arange(n_out, dtype=np.float64) + 0.5
     if flip:
         centres = n_out - centres
     idx = np.floor((centres - shift) / scale).astype(np.intp)
     valid = np.flatnonzero((idx >= 0) & (idx < n_src))
-    if len(valid) == 0:
-        return idx[:0], 0, 0
-    lo, hi = int(valid[0]), int(valid[-1]) + 1
-    return idx[lo:hi], lo, hi
+    lo, hi = (int(valid[0]), int(valid[-1]) + 1) if len(valid) else (0, 0)
+    np.minimum(np.maximum(idx, 0, out=idx), n_src - 1, out=idx)
+    return idx, lo, hi
 
 
 def random_affine(canvas: np.ndarray, boxes: np.ndarray, classes: np.ndarray, size: int, rng,
-                  cfg: AugmentConfig):
+                  cfg: AugmentConfig, out: np.ndarray | None = None):
     """Scale + translate (+ flip) a ``(3, H, W)`` canvas into a ``(3, size, size)`` uint8 image; boxes too.
 
     The canvas centre maps to ``U(0.5 - t, 0.5 + t) * size``; the scale is ``U(1 - s, 1 + s)``.
-    Returns (image, boxes (k, 4) float32 xyxy output pixels, classes (k,)) after the remnant filter.
+    Returns (image, boxes (k, 4) float32 xyxy output pixels, classes (k,)) after the remnant filter;
+    the image is ``out`` when given.
     """
     ch, cw = canvas.shape[1:]
     s = float(rng.uniform(1 - cfg.scale, 1 + cfg.scale))
@@ -130,19 +150,20 @@ def random_affine(canvas: np.ndarray, boxes: np.ndarray, classes: np.ndarray, si
     shift_x, shift_y = tx - s * cw / 2, ty - s * ch / 2
     rows, r0, r1 = _axis_index(size, ch, s, shift_y, False)
     cols, c0, c1 = _axis_index(size, cw, s, shift_x, flip)
-    if r1 - r0 == size and c1 - c0 == size:  # fully inside the canvas: the gather is the image
-        out = canvas[:, rows][:, :, cols]
+    out = np.empty((3, size, size), np.uint8) if out is None else out
+    for k in range(3):  # per plane: a row gather (memcpy) then a column gather, into contiguous memory
+        out[k] = canvas[k][rows][:, cols]
+    if r1 <= r0 or c1 <= c0:
+        out[...] = PAD_VALUE
     else:
-        out = np.full((3, size, size), PAD_VALUE, np.uint8)
-        if r1 > r0 and c1 > c0:
-            out[:, r0:r1, c0:c1] = canvas[:, rows][:, :, cols]
+        out[:, :r0], out[:, r1:], out[:, :, :c0], out[:, :, c1:] = PAD_VALUE, PAD_VALUE, PAD_VALUE, PAD_VALUE
     new = boxes * np.float32(s)
     new[:, 0::2] += np.float32(shift_x)
     new[:, 1::2] += np.float32(shift_y)
     if flip:
         new[:, [0, 2]] = size - new[:, [2, 0]]
     before = new.copy()
-    np.clip(new, 0, size, out=new)
+    np.minimum(np.maximum(new, 0, out=new), size, out=new)
     keep = box_candidates(before, new, cfg)
     return out, new[keep], classes[keep]
 
@@ -156,10 +177,11 @@ def box_candidates(before: np.ndarray, after: np.ndarray, cfg: AugmentConfig) ->
             & (aspect < cfg.max_aspect))
 
 
-def apply_colour(image: np.ndarray, matrix: np.ndarray | None, out: np.ndarray) -> None:
+def apply_colour(image: np.ndarray, matrix: np.ndarray | None, out: np.ndarray, scratch: np.ndarray | None = None) -> None:
     """Write a ``(3, S, S)`` uint8 image into ``out`` (3, S, S): float32 in [0, 1] or uint8.
 
-    ``matrix`` (3x3, None for identity) is the colour transform, applied before clipping.
+    ``matrix`` (3x3, None for identity) is the colour transform, applied before clipping;
+    ``scratch`` an optional ``(3, S * S)`` float32 buffer.
     """
     if matrix is None:
         if out.dtype == np.uint8:
@@ -167,12 +189,13 @@ def apply_colour(image: np.ndarray, matrix: np.ndarray | None, out: np.ndarray) 
         else:
             np.multiply(image, np.float32(1 / 255), out=out, casting="unsafe")
         return
-    x = image.reshape(3, -1).astype(np.float32)
+    x = np.empty((3, image.shape[1] * image.shape[2]), np.float32) if scratch is None else scratch
+    np.copyto(x, image.reshape(3, -1), casting="unsafe")
     if out.dtype == np.uint8:
-        res = matrix @ x
-        np.clip(res, 0, 255, out=res)
-        res += 0.5
-        out.reshape(3, -1)[...] = res
+        np.matmul(matrix, x, out=x)
+        np.clip(x, 0, 255, out=x)
+        x += 0.5
+        np.copyto(out.reshape(3, -1), x, casting="unsafe")
     else:
         flat = out.reshape(3, -1)
         np.matmul(matrix * np.float32(1 / 255), x, out=flat)

@@ -103,3 +103,15 @@ def open_dataset(
     cache_dir = Path(cache_root) if cache_root is not None else data_dir() / "cache"
     return open_cache(cache_dir / f"{source}_{split}_{size}", annotations, images, size, class_names,
                       rebuild=rebuild, progress=progress)
+
+
+def dataset_for_profile(profile, split: str = "train", progress: bool = True) -> CachedDataset:
+    """The dataset a notebook or the main job uses for a :class:`yolo_lib.profile.Profile`.
+
+    ``full``: the COCO person/cell-phone subset when it has been built (``python -m
+    yolo_lib.data build``), else the synthetic set; ``smoke``: the synthetic set (default spec,
+    generated on first use). Letterboxed at ``profile.imgsz``.
+    """
+    subset = coco_root() / "annotations" / f"subset_{COCO_SPLITS[split]}.json"
+    source = "coco" if profile.name == "full" and subset.exists() else "synthetic"
+    return open_dataset(source, split, profile.imgsz, progress=progress)

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from yolo_lib.data.coco_subset import DEFAULT_CLASSES, image_labels, load_annotations, resolve_categories
 from yolo_lib.data.letterbox import boxes_to_letterbox, letterbox_params, paste_letterboxed
@@ -140,7 +140,7 @@ def load_cache(cache_dir: str | Path) -> CachedDataset:
         raise FileNotFoundError(f"{root} is not a complete cache (no meta.json): build it with open_cache()")
     meta = json.loads(meta_path.read_text())
     n = meta["n_images"]
-    images = np.load(root / "images.npy", mmap_mode="r")[:n]
+    images = np.asarray(np.load(root / "images.npy", mmap_mode="r"))[:n]  # plain ndarray view of the map
     arrays = {k: np.load(root / f"{k}.npy") for k in ("boxes", "classes", "offsets", "content")}
     return CachedDataset(root=root, images=images, meta=meta, **arrays)
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from PIL import Image
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 ANNOTATIONS_URL = "http://images.cocodataset.org/annotations/annotations_trainval2017.zip"
 CHUNK = 1 << 16

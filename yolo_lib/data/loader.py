@@ -36,7 +36,7 @@ from typing import Iterator
 
 import numpy as np
 
-from yolo_lib.data.augment import AugmentConfig, colour_matrix, mosaic_canvas, random_affine, apply_colour
+from yolo_lib.data.augment import AugmentConfig, Workspace, apply_colour, colour_matrix, mosaic_canvas, random_affine
 from yolo_lib.data.cache import CachedDataset
 
 
@@ -82,6 +82,8 @@ class BatchLoader:
         self.truncated_boxes = 0
         self._warned = False
         self._lock = threading.Lock()
+        self._local = threading.local()  # one Workspace per worker thread
+        self._buffers: list[Batch] = []  # batch ring for reuse_buffers
         self._tiles = [self._tile(i) for i in range(len(dataset))] if mosaic_on else None
 
     def __len__(self) -> int:
@@ -109,6 +111,7 @@ class BatchLoader:
         if cfg is None:
             apply_colour(ds.images[index], None, out)
             return ds.labels(index)
+        ws = self._workspace()
         if mosaic and rng.random() < cfg.mosaic:
             picks = [index, *rng.integers(0, len(ds), 3)]
             tiles, labels = [], []
@@ -116,12 +119,18 @@ class BatchLoader:
                 (x1, y1, x2, y2), lab = self._tiles[i]
                 tiles.append(ds.images[i, :, y1:y2, x1:x2])
                 labels.append(lab)
-            canvas, boxes, classes = mosaic_canvas(tiles, labels, size, rng)
+            canvas, boxes, classes = mosaic_canvas(tiles, labels, size, rng, ws.canvas)
         else:
             canvas, (boxes, classes) = ds.images[index], ds.labels(index)
-        image, boxes, classes = random_affine(canvas, boxes, classes, size, rng, cfg)
-        apply_colour(image, colour_matrix(rng, cfg), out)
+        image, boxes, classes = random_affine(canvas, boxes, classes, size, rng, cfg, ws.image)
+        apply_colour(image, colour_matrix(rng, cfg), out, ws.floats)
         return boxes, classes
+
+    def _workspace(self) -> Workspace:
+        ws = getattr(self._local, "ws", None)
+        if ws is None:
+            ws = self._local.ws = Workspace(self.dataset.size)
+        return ws
 
     def _empty_batch(self, b: int) -> Batch:
         size, m = self.dataset.size, self.max_boxes
@@ -164,8 +173,10 @@ class BatchLoader:
         order, mosaic, b = self.order(epoch), self.mosaic_enabled(epoch), self.batch_size
         starts = range(0, len(self) * b, b)
         jobs = [(s, order[s:s + b]) for s in starts]
-        ring = self.workers + self.prefetch + 2
-        buffers = [self._empty_batch(b) for _ in range(min(ring, len(jobs)))] if self.reuse_buffers else []
+        ring = min(self.workers + self.prefetch + 2, len(jobs))
+        if self.reuse_buffers and len(self._buffers) < ring:  # kept across epochs
+            self._buffers += [self._empty_batch(b) for _ in range(ring - len(self._buffers))]
+        buffers = self._buffers[:ring] if self.reuse_buffers else []
         results: queue.Queue = queue.Queue(maxsize=self.prefetch)
         stop = threading.Event()
 

@@ -1,0 +1,73 @@
+"""Data pipeline throughput: batches of 64 at 320 with full augmentation, images/s per CPU core.
+
+    python benchmarks/bench_data.py [--images 256] [--batches 12] [--size 320]
+
+Per-core figure = images / CPU seconds of this process (time.process_time), measured with one
+assembling thread and single-threaded BLAS, so other load on a shared machine inflates it less
+than wall time would; wall-clock img/s is printed too. Reference in the same run: the loader
+without augmentation (letterboxed cache -> float32 NCHW only). Targets (issue 6): >= 150 img/s
+per core with mosaic, >= 1000 without.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # one core: before numpy loads BLAS
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import argparse  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from yolo_lib.data import AugmentConfig, BatchLoader, SyntheticSpec, open_dataset  # noqa: E402
+
+
+def measure(dataset, augment, batches: int, workers: int = 1) -> tuple[float, float]:
+    """(images per CPU second, images per wall second) over ``batches`` batches of 64."""
+    loader = BatchLoader(dataset, 64, augment, seed=0, workers=workers, reuse_buffers=True)
+    warm = loader.workers + loader.prefetch + 3  # warm-up: touch every recycled batch buffer once
+    for k, _ in enumerate(loader.epoch(99)):
+        if k + 1 >= warm:
+            break
+    n, epoch = 0, 0
+    c0, t0 = time.process_time(), time.perf_counter()
+    while n < batches * 64:
+        for batch in loader.epoch(epoch):
+            n += len(batch.images)
+            if n >= batches * 64:
+                break
+        epoch += 1
+    return n / (time.process_time() - c0), n / (time.perf_counter() - t0)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--images", type=int, default=256, help="synthetic training images")
+    ap.add_argument("--batches", type=int, default=24, help="batches of 64 per measurement")
+    ap.add_argument("--size", type=int, default=320)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        spec = SyntheticSpec(n_train=args.images, n_val=0)
+        t = time.perf_counter()
+        ds = open_dataset("synthetic", "train", args.size, spec=spec, root=Path(tmp) / "syn",
+                          cache_root=Path(tmp) / "cache", progress=False)
+        print(f"synthetic set + cache: {len(ds)} images at {args.size} in {time.perf_counter() - t:.1f} s")
+        rows = [
+            ("reference: no augmentation", None, 1),
+            ("full augmentation, mosaic off", AugmentConfig(mosaic=0.0), 1),
+            ("full augmentation, mosaic 1.0", AugmentConfig(), 1),
+            ("full augmentation, mosaic 1.0, 2 threads", AugmentConfig(), 2),
+        ]
+        ref = None
+        print(f"{'configuration':44s} {'img/s/core':>11s} {'wall img/s':>11s} {'vs ref':>7s}")
+        for name, aug, workers in rows:
+            per_core, wall = measure(ds, aug, args.batches, workers)
+            ref = ref or per_core
+            print(f"{name:44s} {per_core:11.0f} {wall:11.0f} {per_core / ref:7.2f}")
+    print("targets: >= 1000 img/s/core without mosaic, >= 150 with mosaic")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,235 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 08 · Data: from COCO (or a synthetic stand-in) to augmented training batches
+#
+# The detector learns two classes, **person** (class 0) and **cell phone** (class 1). This
+# notebook follows the data from annotation files to the tensors the training step eats:
+#
+# 1. pick a class-focused subset of COCO and download only its images (or generate the offline
+#    synthetic set that has the same two categories);
+# 2. look at the statistics: how many boxes per class, how big they are;
+# 3. **letterbox** every image to S x S once (keep the aspect ratio, centre, pad with grey 114)
+#    and cache the result as uint8 arrays, so training never decodes a JPEG;
+# 4. augment on the fly like Ultralytics (mosaic, scale/translate, HSV, flip) and batch into
+#    float32 NCHW images plus padded box targets.
+#
+# In the `smoke` profile everything runs on the synthetic set (generated on first use, about
+# 10 s) and, when `../shared` is present, on the 128 real COCO photos of COCO128. The `full`
+# profile uses the COCO subset once it is built (commands at the end).
+
+# %%
+from yolo_lib.profile import start
+
+PROFILE = start()
+
+# %%
+import time
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from yolo_lib.data import (AugmentConfig, BatchLoader, boxes_from_letterbox, boxes_to_letterbox, dataset_for_profile,
+                           letterbox_image, load_annotations, open_cache)
+from yolo_lib.data.plots import box_table, show_boxes
+from yolo_lib.paths import data_dir, shared_dir
+
+SIZE = PROFILE.imgsz
+train = dataset_for_profile(PROFILE, "train")
+val = dataset_for_profile(PROFILE, "val")
+print("train:", train.summary())
+print("val  :", {k: v for k, v in val.summary().items() if k != "skipped"})
+
+# %% [markdown]
+# `train` is a `CachedDataset`: `train.images` is a read-only memory map of shape
+# (N, 3, S, S) uint8 (planar RGB), and `train.labels(i)` gives image i's boxes, float32
+# `x1, y1, x2, y2` in letterbox pixels, with their class indices. The box tables are tiny; the
+# image array is the only big file (12,000 x 3 x 320 x 320 bytes = 3.7 GB for the full train
+# subset), and the operating system pages it in as needed.
+#
+# ## Real photos: COCO128
+#
+# The shared folder carries the first 128 images of COCO train2017 with their original
+# annotations. The same code that builds the full subset builds a cache of the images holding a
+# person or a phone; crowd boxes (`iscrowd=1`, one box around a whole crowd) are dropped.
+
+# %%
+root = shared_dir()
+coco128 = None
+if root is None:
+    print("../shared is absent (a fresh clone): the real-photo statistics below are skipped")
+else:
+    c128 = root / "data" / "coco128"
+    coco128 = open_cache(data_dir() / "cache" / f"coco128_train_{SIZE}", c128 / "annotations" / "instances_train2017.json",
+                         c128 / "images", SIZE, progress=False)
+    print(coco128.summary())
+
+# %% [markdown]
+# ## Class and box-size statistics
+#
+# Three histograms per dataset: boxes per class, box sides (in letterbox pixels at this
+# profile's S, log scale), boxes per image. The phones are *small*: in COCO most cell-phone
+# boxes are under 32 x 32 px at the original size, i.e. under 16 px at S = 320. That is why the
+# stride-8 head matters for this class. The synthetic set mimics this: tall figures, small slabs.
+
+# %%
+sets = [("synthetic" if "synthetic" in str(train.root) else "COCO subset", train)]
+if coco128 is not None:
+    sets.append(("COCO128 (real)", coco128))
+fig, axes = plt.subplots(len(sets), 3, figsize=(11, 3.2 * len(sets)), squeeze=False)
+for row, (name, ds) in zip(axes, sets):
+    t = box_table(ds)
+    counts = np.bincount(t["classes"], minlength=len(ds.class_names))
+    row[0].bar(ds.class_names, counts, color=["tab:orange", "tab:cyan"])
+    row[0].set_title(f"{name}: boxes per class")
+    bins = np.geomspace(1, SIZE, 25)
+    for c, colour in enumerate(["tab:orange", "tab:cyan"]):
+        side = np.sqrt(t["w"] * t["h"])[t["classes"] == c]
+        row[1].hist(side, bins=bins, alpha=0.6, color=colour, label=ds.class_names[c])
+    row[1].set_xscale("log")
+    row[1].set_title(f"sqrt(w*h) in px at S={SIZE}")
+    row[1].legend()
+    row[2].hist(t["per_image"], bins=np.arange(t["per_image"].max() + 2) - 0.5, color="grey")
+    row[2].set_title("boxes per image")
+    small = {n: float(np.mean(np.sqrt(t["w"] * t["h"])[t["classes"] == c] < 32 * SIZE / 640))
+             for c, n in enumerate(ds.class_names) if np.any(t["classes"] == c)}
+    print(f"{name}: {len(ds)} images, boxes per class {dict(zip(ds.class_names, counts.tolist()))}, "
+          f"share 'small' (< 32 px at 640) {small}")
+plt.tight_layout()
+plt.show()
+
+# %% [markdown]
+# ## Letterbox: before and after
+#
+# Letterboxing scales the image by r = min(S/h, S/w), so the long side becomes S, and pastes it
+# centred on a grey (114) square. A box moves with its pixels: x' = x * (new_w / w) + left, and
+# the inverse maps predictions back to the original photo. Getting this identical in training
+# and deployment (the browser demo) is what keeps predicted boxes on target.
+
+# %%
+from PIL import Image
+
+if coco128 is not None:
+    coco = load_annotations(c128 / "annotations" / "instances_train2017.json")
+    image_id = coco128.meta["image_ids"][1]
+    info = coco.imgs[image_id]
+    original = np.asarray(Image.open(c128 / "images" / info["file_name"]).convert("RGB"))
+    anns = [a for a in coco.imgToAnns[image_id] if a["category_id"] in (1, 77) and not a["iscrowd"]]
+    boxes = np.array([[a["bbox"][0], a["bbox"][1], a["bbox"][0] + a["bbox"][2], a["bbox"][1] + a["bbox"][3]]
+                      for a in anns], np.float32)
+    classes = np.array([0 if a["category_id"] == 1 else 1 for a in anns])
+else:
+    from yolo_lib.data.synthetic import draw_image
+    img, objects = draw_image(np.random.default_rng(3), 480, 300)
+    original = np.asarray(img)
+    boxes = np.array([b for _, b in objects], np.float32)
+    classes = np.array([0 if c == 1 else 1 for c, _ in objects])
+boxed, params = letterbox_image(original, SIZE)
+lb_boxes = boxes_to_letterbox(boxes, params)
+fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+show_boxes(axes[0], original, boxes, classes, ["person", "phone"], f"original {original.shape[1]}x{original.shape[0]}")
+show_boxes(axes[1], boxed, lb_boxes, classes, ["person", "phone"],
+           f"letterbox {SIZE}x{SIZE}: scale {params.scale_x:.3f}, left {params.left}, top {params.top}")
+plt.show()
+back = boxes_from_letterbox(lb_boxes, params)
+print("largest round-trip error (px):", float(np.abs(back - boxes).max()))
+assert np.allclose(back, boxes, atol=1e-3)
+
+# %% [markdown]
+# ## Augmentation gallery
+#
+# Training batches come from `BatchLoader`. With Ultralytics' defaults each image is a
+# **mosaic** of four (probability 1.0), then randomly scaled (0.5-1.5) and shifted (±10 %),
+# colour-jittered in HSV (hue ±1.5 %, saturation ±70 %, value ±40 %) and flipped left-right
+# half of the time. Boxes are clipped; slivers (≤ 2 px, or < 10 % of their area left) are
+# dropped. For the last `close_mosaic` epochs mosaic is switched off, so the model finishes on
+# whole images like the ones it will see. Everything derives from `(seed, epoch, position)`:
+# rerunning this cell draws the same pictures.
+
+# %%
+names = train.class_names
+epochs = PROFILE.epochs + 2
+loader = BatchLoader(train, batch_size=8, augment=AugmentConfig(), seed=0, epochs=epochs, close_mosaic=2)
+with_mosaic = next(iter(loader.epoch(0)))
+without = next(iter(loader.epoch(epochs - 1)))
+print("mosaic in epoch 0:", loader.mosaic_enabled(0), "| in the last epoch:", loader.mosaic_enabled(epochs - 1))
+fig, axes = plt.subplots(2, 4, figsize=(12, 6.4))
+for j, ax in enumerate(axes[0]):
+    k = with_mosaic.n_boxes[j]
+    show_boxes(ax, with_mosaic.images[j].transpose(1, 2, 0), with_mosaic.boxes[j, :k], with_mosaic.classes[j, :k],
+               names, f"mosaic, {k} boxes")
+for j, ax in enumerate(axes[1]):
+    k = without.n_boxes[j]
+    show_boxes(ax, without.images[j].transpose(1, 2, 0), without.boxes[j, :k], without.classes[j, :k],
+               names, f"last epochs (no mosaic), {k} boxes")
+plt.tight_layout()
+plt.show()
+
+# %% [markdown]
+# ## What a batch looks like
+#
+# The loss consumes dense, padded targets so that every batch has the same shapes (a compiled
+# JAX function is specialised to its shapes). `M` is the most boxes any image can carry: the
+# largest per-image count in the dataset, times 4 with mosaic. The `mask` marks real rows;
+# padding rows are all zero. A `max_boxes` smaller than needed raises an error, or with
+# `on_overflow="truncate"` keeps the largest boxes and counts the rest in
+# `loader.truncated_boxes`: never a silent loss.
+
+# %%
+b = with_mosaic
+for name in ("images", "boxes", "classes", "mask", "n_boxes"):
+    a = getattr(b, name)
+    print(f"{name:8s} {str(a.shape):22s} {a.dtype}")
+print("pixel range:", float(b.images.min()), "to", float(b.images.max()))
+assert b.images.shape == (8, 3, SIZE, SIZE) and b.images.dtype == np.float32
+assert np.array_equal(b.mask.sum(1), b.n_boxes) and np.all(b.boxes[b.mask == 0] == 0)
+assert np.all((b.boxes >= 0) & (b.boxes <= SIZE))
+
+# %% [markdown]
+# ## How fast?
+#
+# The augmentation is vectorised numpy: with no rotation or shear the affine map is
+# axis-aligned, so the warp is one row gather and one column gather per colour plane, and HSV
+# becomes a 3x3 colour matrix fused with the conversion to float. A quick measure on this
+# machine (the full benchmark is `benchmarks/bench_data.py`, figures in `docs/benchmarks.md`):
+
+# %%
+for label, aug in (("no mosaic", AugmentConfig(mosaic=0.0)), ("mosaic", AugmentConfig())):
+    fast = BatchLoader(train, batch_size=16, augment=aug, seed=1, reuse_buffers=True)
+    c0, n = time.process_time(), 0
+    for batch in fast.epoch(0):
+        n += len(batch.images)
+        if n >= 64:
+            break
+    print(f"{label:10s}: {n / (time.process_time() - c0):6.0f} images per CPU-second at S={SIZE}")
+
+# %% [markdown]
+# ## The full COCO build (on a Lambda H100 instance)
+#
+# Run once, from the repository root, before the `full` profile. It downloads the annotation
+# archive (about 250 MB) once, selects 12,000 train and 2,000 val images (every image with a
+# cell phone, the rest filled with person images, seed 0), fetches only those images (about
+# 2 GB, 32 parallel connections, resumable: rerun the same command after an interruption;
+# corrupt or truncated files are fetched again) and builds the 320 px cache (about 3.7 GB + 0.6 GB).
+# Never the 18 GB train2017 zip.
+#
+# ```bash
+# export YOLO_DATA_DIR=/lambda/nfs/data     # optional: a large persistent disk; default <repo>/data
+# .venv/bin/python -m yolo_lib.data build --split val   --images 2000  --workers 32 --cache-size 320
+# .venv/bin/python -m yolo_lib.data build --split train --images 12000 --workers 32 --cache-size 320
+# ```
+#
+# Each command prints a JSON summary: images, boxes per class, and every skipped item with its
+# reason (a failed download, an unreadable image). Other sources for the images:
+# `--source http://mirror/train2017` (a base URL), `--source /data/coco/train2017` (a folder) or
+# `--source /data/train2017.zip` (a zip, read member by member); `--annotations PATH` uses a local
+# `instances_*.json`; `--classes person "cell phone"` sets the class list and order. Afterwards
+# `dataset_for_profile(PROFILE)` picks the COCO subset automatically in the `full` profile.
