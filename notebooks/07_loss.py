@@ -1,0 +1,254 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 07 · The loss: which anchor learns which box, and how much it is punished
+#
+# A detector outputs a prediction at every anchor, 2100 of them at 320x320. Training needs to
+# decide, for every ground-truth box, *which* anchors should predict it (the **assignment**), and
+# then how far each prediction is from its target (the **loss**). YOLO11 uses Ultralytics'
+# `v8DetectionLoss`: a task-aligned assigner, then three terms, binary cross entropy on the
+# classes, CIoU on the boxes and the distribution focal loss (DFL) on the box-side distributions.
+#
+# Everything here is symbolic PyTensor (`yolo_lib.loss`), so the assignment, the loss and its
+# gradient compile into the same JAX program as the model. We take it apart piece by piece and
+# finish by comparing the loss with the numbers Ultralytics computed on the same inputs.
+
+# %%
+from yolo_lib.profile import start
+
+PROFILE = start()
+
+# %%
+import json
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.patches import Rectangle
+from PIL import Image
+
+from yolo_lib.loss import from_image_lists, from_rows, make_anchors
+from yolo_lib.loss.evaluate import loss_on_heads
+from yolo_lib.paths import fixture_path, shared_dir
+
+IMGSZ = 320  # the fixture's size; the loss works for any multiple of 32
+
+# %% [markdown]
+# ## Anchors and strides
+#
+# The head predicts on three grids: P3 (stride 8, 40x40 cells at 320), P4 (stride 16, 20x20) and
+# P5 (stride 32, 10x10). An **anchor** is the centre of one cell. Flattened P3 first, then P4,
+# then P5, each row by row, they give the 2100 anchors; `make_anchors` returns their centres in
+# grid units and the stride of each, so `points * stride` is in pixels.
+
+# %%
+points, stride = make_anchors((IMGSZ, IMGSZ))
+centres = points * stride
+print("anchors:", len(points), "| per level:", [int((stride == s).sum()) for s in (8, 16, 32)])
+print("first anchors (px):", centres[:3].tolist(), "... first P4:", centres[1600].tolist())
+
+root = shared_dir()
+if root is not None:
+    from yolo_lib.data.letterbox import letterbox_image
+
+    photo, _ = letterbox_image(Image.open(sorted((root / "data/coco128/images").glob("*.jpg"))[0]), IMGSZ)
+else:
+    print("note: ../shared is absent, drawing on a grey canvas instead of a COCO image")
+    photo = np.full((IMGSZ, IMGSZ, 3), 114, np.uint8)
+
+fig, axes = plt.subplots(1, 3, figsize=(13, 4.5))
+for ax, s, colour in zip(axes, (8, 16, 32), ("tab:red", "tab:orange", "tab:cyan")):
+    sel = stride[:, 0] == s
+    ax.imshow(photo)
+    ax.scatter(centres[sel, 0], centres[sel, 1], s=40 / s * 2, c=colour)
+    ax.set_xticks(np.arange(0, IMGSZ + 1, s * (4 if s == 8 else 1)))
+    ax.set_title(f"stride {s}: {sel.sum()} anchors")
+plt.tight_layout()
+plt.show()
+
+# %% [markdown]
+# ## The inputs: raw head outputs and padded targets
+#
+# The loss reads the head's **raw** outputs: per level, box logits (B, 64, H, W), that is 16
+# bins for each of the four box sides (left, top, right, bottom), and class logits (B, nc, H, W).
+# We use the very tensors Ultralytics produced for the reference fixture (a random-initialised
+# YOLO11n with nc=2 on two 320x320 images), so every number below can be compared with theirs.
+#
+# Ground truth varies in length per image, but a compiled step needs fixed shapes: `from_rows`
+# packs the boxes into `max_boxes` slots per image with a validity mask (an image without boxes
+# simply has an empty mask).
+
+# %%
+FIXTURE = fixture_path("yolo11n_nc2_320.npz")
+MODE = "train"  # head outputs of the train-mode forward (BN on batch statistics)
+if FIXTURE is not None:
+    ref = dict(np.load(FIXTURE))
+    box_maps = [ref[f"{MODE}/box_raw_{p}"] for p in ("P3", "P4", "P5")]
+    cls_maps = [ref[f"{MODE}/cls_raw_{p}"] for p in ("P3", "P4", "P5")]
+    rows = ref["input/targets_bidx_cls_xywhn"]
+    targets = from_rows(rows, batch_size=2)
+else:
+    print("note: the Ultralytics fixture is absent; using random head outputs and made-up boxes")
+    ref, rng = None, np.random.default_rng(0)
+    box_maps = [rng.normal(0, 1, (2, 64, IMGSZ // s, IMGSZ // s)).astype(np.float32) for s in (8, 16, 32)]
+    cls_maps = [rng.normal(-4, 1, (2, 2, IMGSZ // s, IMGSZ // s)).astype(np.float32) for s in (8, 16, 32)]
+    targets = from_image_lists([[[.3, .3, .3, .3], [.8, .2, .02, .03]], [[.6, .6, .5, .4]]], [[0, 1], [1]])
+print("boxes (B, M, 4):", targets.boxes.shape, "| valid slots per image:", targets.mask.sum(1))
+print("classes:\n", targets.classes)
+
+# %% [markdown]
+# ## Task-aligned assignment
+#
+# For every ground-truth box (gt) the assigner, running without gradient:
+#
+# 1. takes as **candidates** the anchors whose centre lies strictly inside the gt. A gt side
+#    shorter than 8 px (the smallest stride) is stretched to 16 px about its centre for this test
+#    only, so tiny objects still get anchors (the fixture holds such a 6x10 px box);
+# 2. scores each candidate with the **alignment** $t = s^{0.5}\, u^{6}$, with $s$ the predicted
+#    probability of the gt's class and $u$ the CIoU between the predicted and the gt box;
+# 3. keeps the **top 10** candidates by $t$;
+# 4. gives an anchor claimed by several gts to the one it overlaps most (largest CIoU);
+# 5. sets the **target score** of a positive to its alignment, rescaled per gt so that the best
+#    positive gets that gt's best CIoU. Early in training CIoUs are small, so targets are soft.
+
+# %%
+res = loss_on_heads(box_maps, cls_maps, targets)
+for b in range(targets.batch_size):
+    print(f"image {b}: {int(res['fg_mask'][b].sum())} positive anchors")
+for b, m in zip(*np.nonzero(targets.mask)):
+    print(f"  gt {m} of image {b} (class {targets.classes[b, m]}): candidates {int(res['candidates'][b, m].sum()):3d}, "
+          f"positives {int((res['fg_mask'][b] & (res['gt_idx'][b] == m)).sum()):2d}, "
+          f"best CIoU {res['overlaps'][b, m].max():.3f}")
+
+# %%
+fig, axes = plt.subplots(1, 2, figsize=(13, 6.5))
+colours = plt.cm.tab10.colors
+for b, ax in enumerate(axes):
+    img = ref["input/img"][b].transpose(1, 2, 0) if ref is not None else photo / 255
+    ax.imshow(img * 0.35 + 0.65)
+    for m in np.nonzero(targets.mask[b])[0]:
+        c = colours[m % 10]
+        cx, cy, w, h = targets.boxes[b, m] * IMGSZ
+        ax.add_patch(Rectangle((cx - w / 2, cy - h / 2), w, h, fill=False, ec=c, lw=2))
+        cand = res["candidates"][b, m]
+        top = res["topk_mask"][b, m] & cand
+        pos = res["fg_mask"][b] & (res["gt_idx"][b] == m)
+        ax.scatter(*centres[cand].T, s=6, color=c, alpha=0.35)
+        ax.scatter(*centres[top].T, s=70, facecolors="none", edgecolors=c, lw=1.5)
+        ax.scatter(*centres[pos].T, s=18, color=c, marker="x")
+    ax.set_title(f"image {b}: dots = candidates, circles = top-10, x = positives")
+    ax.set_xlim(0, IMGSZ), ax.set_ylim(IMGSZ, 0)
+plt.tight_layout()
+plt.show()
+
+# %% [markdown]
+# Candidates cover the whole inside of each box and all three levels; the top-10 picks cluster
+# where the (still random) network's boxes happen to overlap the gt best. Where a top-10 circle
+# has no cross, that anchor was claimed by another gt with a larger overlap.
+#
+# ## CIoU, term by term
+#
+# Complete IoU adds two penalties to IoU: the squared distance of the centres over the squared
+# diagonal of the enclosing box, $\rho^2/c^2$, and an aspect-ratio term $v\,\alpha$ with
+# $v = \frac{4}{\pi^2}(\arctan\frac{w_2}{h_2} - \arctan\frac{w_1}{h_1})^2$ and
+# $\alpha = v / (1 - \mathrm{IoU} + v)$. Ultralytics computes $\alpha$ without gradient, so it
+# acts as a weight, not as something to optimise; `ciou_terms` wraps it in `disconnected_grad`.
+# Slide a 40x20 prediction across a 40x40 gt and watch the terms:
+
+# %%
+import pytensor
+import pytensor.tensor as pt
+
+from yolo_lib.loss.boxes import ciou_terms
+
+b1, b2 = pt.matrix("pred", dtype="float32"), pt.matrix("gt", dtype="float32")
+terms_fn = pytensor.function([b1, b2], list(ciou_terms(b1, b2)), mode="JAX")
+shift = np.linspace(-60, 60, 121, dtype=np.float32)
+pred = np.stack([100 + shift, np.full_like(shift, 110), 140 + shift, np.full_like(shift, 130)], 1)
+gt = np.tile(np.array([[100, 100, 140, 140]], np.float32), (len(shift), 1))
+iou, rho2, c2, v, alpha, ciou_v = (np.asarray(t) for t in terms_fn(pred, gt))
+plt.figure(figsize=(7, 3.5))
+plt.plot(shift, iou, label="IoU")
+plt.plot(shift, rho2 / c2, label=r"$\rho^2/c^2$")
+plt.plot(shift, v * alpha, label=r"$v\alpha$ (aspect)")
+plt.plot(shift, ciou_v, "k", lw=2, label="CIoU")
+plt.xlabel("horizontal shift of the prediction (px)"), plt.legend(), plt.grid(alpha=.3)
+plt.show()
+
+# %% [markdown]
+# IoU is flat at zero once the boxes separate, so it gives no gradient there; the centre term
+# keeps pulling. The aspect term is constant here (the shapes never change) and stays even at
+# perfect alignment, because a 40x20 box can never match a 40x40 one.
+#
+# ## DFL: a distribution per box side
+#
+# Each side's distance (in grid cells) is predicted as a distribution over the bins 0..15; the
+# box uses its mean. The target distance $t$ sits between two bins, $\lfloor t \rfloor$ and
+# $\lfloor t \rfloor + 1$, and the DFL is the cross entropy against that two-bin target, weighted
+# by closeness. Here are the four sides of the best positive anchor of the first gt:
+
+# %%
+flat_logits = np.concatenate([m.reshape(m.shape[0], 64, -1) for m in box_maps], axis=2)  # (B, 64, A)
+b = 0
+pos = np.nonzero(res["fg_mask"][b] & (res["gt_idx"][b] == 0))[0]
+a = pos[np.argmax(res["scores"][b, pos].sum(-1))]
+logits = flat_logits[b, :, a].reshape(4, 16)
+probs = np.exp(logits - logits.max(1, keepdims=True))
+probs /= probs.sum(1, keepdims=True)
+x1, y1, x2, y2 = res["boxes"][b, a] / stride[a, 0]
+px, py = points[a]
+target = np.clip([px - x1, py - y1, x2 - px, y2 - py], 0, 14.99)
+fig, axes = plt.subplots(1, 4, figsize=(14, 3), sharey=True)
+for k, (ax, side) in enumerate(zip(axes, ("left", "top", "right", "bottom"))):
+    two_bin = np.zeros(16)
+    lo = int(np.floor(target[k]))
+    two_bin[lo], two_bin[lo + 1] = lo + 1 - target[k], target[k] - lo
+    ax.bar(np.arange(16) - .2, probs[k], .4, label="predicted")
+    ax.bar(np.arange(16) + .2, two_bin, .4, label="DFL target")
+    ax.axvline(target[k], color="k", ls=":")
+    ax.set_title(f"{side}: target {target[k]:.2f}, mean {probs[k] @ np.arange(16):.2f}")
+axes[0].legend()
+plt.suptitle(f"anchor {a} (stride {int(stride[a, 0])}) of image {b}")
+plt.tight_layout()
+plt.show()
+
+# %% [markdown]
+# ## The loss, next to Ultralytics'
+#
+# With tss = max(sum of all target scores, 1):
+# cls = sum of BCE over all anchors and classes / tss; box = sum over positives of
+# (1 - CIoU) x weight / tss and dfl likewise, where weight is the positive's target score.
+# The items are scaled by the gains 7.5, 0.5 and 1.5, and the scalar that is back-propagated
+# is batch_size x their sum. The fixture holds Ultralytics' values for this very batch:
+
+# %%
+names = ("box (x7.5)", "cls (x0.5)", "dfl (x1.5)")
+print(f"tss = {float(res['target_scores_sum']):.4f}, positives = {int(res['fg_mask'].sum())}")
+if ref is not None:
+    summary = json.loads(fixture_path("yolo11n_nc2_320.json").read_text())["loss_summary"][MODE]
+    theirs = [summary["box_loss"], summary["cls_loss"], summary["dfl_loss"], summary["total_backward"]]
+    ours = [*res["items"].tolist(), float(res["total"])]
+    print(f"{'term':<16}{'yolo_lib':>12}{'Ultralytics':>14}{'rel. diff':>12}")
+    for name, o, t in zip((*names, "total x batch"), ours, theirs):
+        print(f"{name:<16}{o:>12.6f}{t:>14.6f}{abs(o / t - 1):>12.1e}")
+    assert max(abs(o / t - 1) for o, t in zip(ours, theirs)) < 1e-4
+    fg_ref = ref[f"{MODE}/tal_fg_mask"]
+    print("assigner: fg mask identical:", bool((res["fg_mask"] == fg_ref).all()),
+          "| assigned gt identical:", bool((res["gt_idx"][fg_ref] == ref[f"{MODE}/tal_target_gt_idx"][fg_ref]).all()),
+          f"| target scores max diff {np.abs(res['scores'] - ref[f'{MODE}/tal_target_scores']).max():.1e}")
+    assert (res["fg_mask"] == fg_ref).all()
+else:
+    print("note: fixture absent, Ultralytics comparison skipped; our items:", dict(zip(names, res["items"].round(4))))
+
+# %% [markdown]
+# The same comparison for the eval-mode head outputs, the assigner outputs and the gradient of
+# every one of the 255 parameters is in `tests/test_loss_parity.py` and
+# `tests/test_loss_gradients.py`, and in `python -m yolo_lib.parity`. The training step that puts
+# all of this into one compiled function, with the SGD update, is `yolo_lib.train_step.TrainStep`.
