@@ -1,5 +1,7 @@
-"""ONNX graph passes run after conversion: fold constants and static shapes, fold
-BatchNormalization into the preceding Conv, drop Identity nodes and dead code.
+"""ONNX graph passes run after conversion: fold constants and static shapes (Reshape targets
+built from runtime shapes become constants with 0 = "copy this dim"), fold BatchNormalization
+and per-channel bias Adds into the preceding Conv, merge Slices that tile an axis into one
+Split, drop Identity nodes and dead code.
 
 All passes work on a :class:`GraphState` (nodes + numpy initializers) and keep the graph's
 inputs and outputs unchanged. :func:`optimize` runs them to a fixed point.
@@ -59,56 +61,67 @@ def _run_node(node: onnx.NodeProto, values: list, opset: int) -> list[np.ndarray
     return [np.asarray(r) for r in ReferenceEvaluator(model).run(None, feeds)]
 
 
-def _static_dims(model: onnx.ModelProto) -> dict[str, list[int | None]]:
-    """Inferred shape of every value: a list with None for symbolic dims."""
+def _inferred_dims(model: onnx.ModelProto) -> dict[str, list]:
+    """Inferred shape of every value: ints, symbolic names (str, e.g. "batch") or None."""
     inferred = shape_inference.infer_shapes(model)
     dims = {}
     for vi in list(inferred.graph.value_info) + list(inferred.graph.input) + list(inferred.graph.output):
         t = vi.type.tensor_type
         if t.HasField("shape"):
-            dims[vi.name] = [d.dim_value if d.HasField("dim_value") else None for d in t.shape.dim]
+            dims[vi.name] = [d.dim_value if d.HasField("dim_value") else (d.dim_param or None)
+                             for d in t.shape.dim]
     return dims
 
 
 class _Partial:
-    """A small integer/float vector (or scalar) some of whose entries are unknown (None)."""
+    """A small shape vector (or scalar) whose entries are ints, symbolic dims (str) or None."""
 
     def __init__(self, values: list, dtype="int64", scalar: bool = False):
         self.values, self.dtype, self.scalar = list(values), np.dtype(dtype), scalar
 
     def complete(self) -> np.ndarray | None:
-        if any(v is None for v in self.values):
+        if not all(isinstance(v, (int, np.integer)) for v in self.values):
             return None
         arr = np.asarray(self.values, dtype=self.dtype)
         return arr.reshape(()) if self.scalar else arr
 
 
-def _partial_shape_value(node, known: dict, dims: dict, st: GraphState) -> _Partial | None:
+def _attr(node, name, default):
+    for a in node.attribute:
+        if a.name == name:
+            return helper.get_attribute_value(a)
+    return default
+
+
+def _partial_value(node, known: dict, dims: dict, st: GraphState) -> _Partial | None:
     """Shape-vector arithmetic with unknown entries (e.g. the dynamic batch), or None."""
-
-    def attr(name, default):
-        for a in node.attribute:
-            if a.name == name:
-                return helper.get_attribute_value(a)
-        return default
-
     if node.op_type == "Shape":
         vec = dims.get(node.input[0])
-        return None if vec is None else _Partial(vec[attr("start", 0):attr("end", None)])
+        return None if vec is None else _Partial(vec[_attr(node, "start", 0):_attr(node, "end", None)])
+    if node.op_type == "Concat":
+        parts = []
+        for name in node.input:
+            if name in known and not known[name].scalar:
+                parts.append(known[name])
+            elif name in st.inits and st.inits[name].ndim == 1:
+                parts.append(_Partial([int(v) for v in st.inits[name]], st.inits[name].dtype))
+            else:
+                return None
+        return _Partial([v for p in parts for v in p.values], parts[0].dtype)
     src = known.get(node.input[0]) if node.input else None
     consts = [st.inits.get(i) for i in node.input[1:] if i]
     if src is None or any(c is None for c in consts):
         return None
     vec = src.values
     if node.op_type == "Cast":
-        return _Partial(vec, helper.tensor_dtype_to_np_dtype(attr("to", 7)), src.scalar)
+        return _Partial(vec, helper.tensor_dtype_to_np_dtype(_attr(node, "to", 7)), src.scalar)
     if node.op_type == "Identity":
         return src
     if node.op_type == "Slice" and not src.scalar:
         starts, ends = int(consts[0][0]), int(min(consts[1][0], len(vec)))
         step = int(consts[3][0]) if len(consts) > 3 else 1
         return _Partial(vec[starts:ends:step], src.dtype)
-    if node.op_type == "Gather" and attr("axis", 0) == 0 and not src.scalar:
+    if node.op_type == "Gather" and _attr(node, "axis", 0) == 0 and not src.scalar:
         idx = np.asarray(consts[0])
         return _Partial([vec[int(i)] for i in idx.reshape(-1)], src.dtype, idx.ndim == 0)
     if node.op_type == "Squeeze" and len(vec) == 1:
@@ -118,17 +131,44 @@ def _partial_shape_value(node, known: dict, dims: dict, st: GraphState) -> _Part
     return None
 
 
+def _static_reshape_target(partial: _Partial, data_dims: list | None) -> np.ndarray | None:
+    """A Reshape target with unknown entries as a constant: ONNX 0 copies the input's dim i
+    (when it is the same symbolic dim), -1 infers the one remaining entry."""
+    if data_dims is None or any(isinstance(v, (int, np.integer)) and v == 0 for v in partial.values):
+        return None
+    out, unresolved = [], 0
+    for i, v in enumerate(partial.values):
+        if isinstance(v, (int, np.integer)):
+            out.append(int(v))
+        elif isinstance(v, str) and i < len(data_dims) and data_dims[i] == v:
+            out.append(0)
+        else:
+            out.append(-1)
+            unresolved += 1
+    if unresolved > 1 or (unresolved == 1 and sum(1 for v in out if v == -1) > 1):
+        return None
+    return np.asarray(out, dtype="int64")
+
+
 def fold_constants(st: GraphState) -> int:
-    """Evaluate nodes whose inputs are all initializers (and static shape arithmetic); count folded."""
-    dims = _static_dims(st.to_model())
+    """Evaluate nodes whose inputs are all initializers, fold static shape arithmetic and turn
+    Reshape targets built from runtime shapes into constants; returns the number of changes."""
+    dims = _inferred_dims(st.to_model())
     known: dict[str, _Partial] = {}
     folded, kept = 0, []
     for node in st.nodes:
         values = None
         if node.op_type not in _NEVER_FOLD and all((not i) or i in st.inits for i in node.input) and node.input:
             values = _run_node(node, [st.inits[i] for i in node.input if i], st.opset)
+        elif node.op_type == "Reshape" and node.input[1] in known:
+            target = _static_reshape_target(known[node.input[1]], dims.get(node.input[0]))
+            if target is not None:
+                name = f"{node.output[0]}_target"
+                st.inits[name] = target
+                node.input[1] = name
+                folded += 1
         elif len(node.output) == 1:
-            partial = _partial_shape_value(node, known, dims, st)
+            partial = _partial_value(node, known, dims, st)
             if partial is not None:
                 full = partial.complete()
                 if full is not None:
@@ -143,6 +183,83 @@ def fold_constants(st: GraphState) -> int:
             kept.append(node)
     st.nodes = kept
     return folded
+
+
+def fuse_conv_bias_add(st: GraphState) -> int:
+    """Conv(x, W[, B]) + C with a per-output-channel constant C becomes Conv(x, W, B + C)."""
+    producers, consumers = st.producers(), st.consumers()
+    removed, count = set(), 0
+    for add in st.nodes:
+        if add.op_type != "Add":
+            continue
+        for conv_in, const_in in ((add.input[0], add.input[1]), (add.input[1], add.input[0])):
+            conv = producers.get(conv_in)
+            if (conv is None or conv.op_type != "Conv" or const_in not in st.inits
+                    or len(consumers.get(conv_in, [])) != 1 or conv_in in st.graph_outputs
+                    or any(i not in st.inits for i in conv.input[1:] if i)):
+                continue
+            w = st.inits[conv.input[1]]
+            c = st.inits[const_in]
+            out_ch = w.shape[0]
+            if c.size != out_ch or c.ndim > 4 or (c.ndim >= 3 and c.shape[-3] != out_ch) or c.ndim < 3:
+                continue  # only (O,1,1) / (1,O,1,1) channel biases
+            bias = st.inits[conv.input[2]] if len(conv.input) > 2 and conv.input[2] else np.zeros(out_ch, w.dtype)
+            name = f"{conv.input[1]}.bias_fused"
+            st.inits[name] = (bias + c.reshape(-1)).astype(w.dtype)
+            del conv.input[2:]
+            conv.input.append(name)
+            conv.output[0] = add.output[0]
+            removed.add(id(add))
+            count += 1
+            break
+    st.nodes = [n for n in st.nodes if id(n) not in removed]
+    return count
+
+
+def slices_to_split(st: GraphState) -> int:
+    """Several single-axis, step-1 Slices of one tensor that tile an axis become one Split."""
+    dims = _inferred_dims(st.to_model())
+    groups: dict[tuple, list] = {}
+    for node in st.nodes:
+        if node.op_type != "Slice" or len(node.input) < 4 or any(i not in st.inits for i in node.input[1:] if i):
+            continue
+        starts, ends, axes = (st.inits[i].reshape(-1) for i in node.input[1:4])
+        steps = st.inits[node.input[4]].reshape(-1) if len(node.input) > 4 and node.input[4] else [1]
+        if len(axes) != 1 or int(steps[0]) != 1:
+            continue
+        shape = dims.get(node.input[0])
+        axis = int(axes[0]) % len(shape) if shape else None
+        if shape is None or not isinstance(shape[axis], (int, np.integer)):
+            continue
+        size = int(shape[axis])
+        start, end = (int(np.clip(v + size if v < 0 else v, 0, size)) for v in (starts[0], ends[0]))
+        if end > start:
+            groups.setdefault((node.input[0], axis, size), []).append((start, end, node))
+    count = 0
+    for (data, axis, size), parts in groups.items():
+        parts.sort(key=lambda p: (p[0], p[1]))
+        if len(parts) < 2 or any(a[1] > b[0] for a, b in zip(parts, parts[1:])) or len({p[:2] for p in parts}) != len(parts):
+            continue
+        sizes, outputs, pos = [], [], 0
+        for start, end, node in parts:
+            if start > pos:  # a gap nobody reads: an unused output
+                sizes.append(start - pos)
+                outputs.append(f"{node.output[0]}_gap")
+            sizes.append(end - start)
+            outputs.append(node.output[0])
+            pos = end
+        if pos < size:
+            sizes.append(size - pos)
+            outputs.append(f"{parts[-1][2].output[0]}_rest")
+        split_name = f"{parts[0][2].output[0]}_split_sizes"
+        st.inits[split_name] = np.asarray(sizes, dtype="int64")
+        split = helper.make_node("Split", [data, split_name], outputs, name=f"{parts[0][2].name}_split", axis=axis)
+        drop = {id(p[2]) for p in parts}
+        first = min(i for i, n in enumerate(st.nodes) if id(n) in drop)
+        st.nodes = [n for n in st.nodes[:first] if id(n) not in drop] + [split] + \
+                   [n for n in st.nodes[first:] if id(n) not in drop]
+        count += len(parts) - 1
+    return count
 
 
 def fold_batchnorm(st: GraphState) -> int:
@@ -218,7 +335,7 @@ def optimize(model: onnx.ModelProto, max_rounds: int = 10) -> onnx.ModelProto:
     st = GraphState(model)
     for _ in range(max_rounds):
         changed = (remove_identities(st) + remove_dead_nodes(st) + fold_constants(st)
-                   + fold_batchnorm(st) + remove_dead_nodes(st))
+                   + remove_dead_nodes(st) + fold_batchnorm(st) + fuse_conv_bias_add(st) + slices_to_split(st))
         if not changed:
             break
     return st.to_model()

@@ -1,0 +1,67 @@
+"""``python -m yolo_lib.export WEIGHTS.npz [--out FILE.onnx] [--imgsz 320] [--opset 18]``
+
+Builds YOLO11 from a state dict (a training checkpoint written by ``yolo_lib.weights.save_npz``
+or a reference npz such as ``../shared/fixtures/yolo11n_nc2_320.npz``), exports it to ONNX,
+runs ``onnx.checker`` (full check) and prints a JSON summary: opset, node count by op type,
+file size and parity figures (onnxruntime vs PyTensor's own evaluation; vs the reference's
+``eval/inference_out`` when the npz carries one). Exit status 1 when a parity check fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnx
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m yolo_lib.export", description=__doc__.split("\n\n")[1])
+    p.add_argument("weights", type=Path, help="state-dict .npz (checkpoint or reference fixture)")
+    p.add_argument("--out", type=Path, help="output .onnx (default: <weights stem>.onnx in the current folder)")
+    p.add_argument("--imgsz", type=int, nargs="+", default=[320], help="H [W], multiples of 32 (default 320)")
+    p.add_argument("--opset", type=int, default=18, choices=(17, 18))
+    p.add_argument("--names", help="comma-separated class names (default: 0, 1, ...)")
+    p.add_argument("--parity-batch", type=int, default=1,
+                   help="images for the PyTensor parity check (0 skips it; about seconds per image)")
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    from yolo_lib.export.report import parity_vs_pytensor, parity_vs_reference, summary
+    from yolo_lib.export.yolo import export_yolo, image_size
+    from yolo_lib.weights import model_from_state_dict, read_npz
+
+    imgsz = image_size(args.imgsz[0] if len(args.imgsz) == 1 else args.imgsz)
+    model = model_from_state_dict(read_npz(args.weights))
+    names = [n.strip() for n in args.names.split(",")] if args.names else None
+    onnx_model = export_yolo(model, imgsz, opset=args.opset, names=names)
+    out = args.out or Path(args.weights.stem + ".onnx")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save(onnx_model, str(out))
+    onnx.checker.check_model(str(out), full_check=True)
+
+    result = summary(onnx_model, out)
+    result["checker"] = "passed (full_check)"
+    parity = {}
+    with np.load(args.weights) as z:
+        has_ref = {"input/img", "eval/inference_out"} <= set(z.files)
+        images = z["input/img"] if has_ref else None
+        reference = z["eval/inference_out"] if has_ref else None
+    if images is not None and tuple(images.shape[2:]) == imgsz:
+        parity["vs_reference"] = parity_vs_reference(onnx_model, images, reference)
+    if args.parity_batch > 0:
+        if images is None or tuple(images.shape[2:]) != imgsz:
+            images = np.random.default_rng(0).random((args.parity_batch, 3, *imgsz), dtype=np.float32)
+        parity["vs_pytensor"] = parity_vs_pytensor(onnx_model, model, images[: args.parity_batch])
+    result["parity"] = parity
+    print(json.dumps(result, indent=2))
+    return 0 if all(p["ok"] for p in parity.values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
