@@ -15,7 +15,7 @@ import pytest
 
 from yolo_lib.data.__main__ import main as cli_main
 from yolo_lib.data.coco_subset import load_annotations, select_images
-from yolo_lib.data.download import download_url, fetch_images, verify_image
+from yolo_lib.data.download import download_url, fetch_annotations, fetch_images, verify_image
 
 FLAKY, BROKEN = "000000000009.jpg", "000000000025.jpg"
 BROKEN_IN_SUBSET = "000000000241.jpg"  # among the 8 images the CLI test selects with seed 0
@@ -49,16 +49,41 @@ class BreakingHandler(SimpleHTTPRequestHandler):
         super().do_GET()
 
 
+def serve(directory):
+    """Start a BreakingHandler server on 127.0.0.1 for ``directory``: (httpd, base URL, call counts)."""
+    handler = type("H", (BreakingHandler,), {"calls": {}, "directory_path": directory})
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(handler, directory=str(directory)))
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    return httpd, f"http://127.0.0.1:{httpd.server_address[1]}", handler.calls
+
+
 @pytest.fixture
 def server(shared):
-    images = shared / "data" / "coco128" / "images"
-    handler = type("H", (BreakingHandler,), {"calls": {}, "directory_path": images})
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(handler, directory=str(images)))
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/train2017", handler.calls
+    httpd, base, calls = serve(shared / "data" / "coco128" / "images")
+    yield f"{base}/train2017", calls
     httpd.shutdown()
     httpd.server_close()
+
+
+def test_annotation_archive_is_fetched_once_and_extracted(shared, tmp_path):
+    src = tmp_path / "srv"
+    src.mkdir()
+    ann = shared / "data" / "coco128" / "annotations" / "instances_train2017.json"
+    with zipfile.ZipFile(src / "annotations_trainval2017.zip", "w") as zf:
+        zf.write(ann, "annotations/instances_val2017.json")
+    httpd, base, calls = serve(src)
+    try:
+        dest = tmp_path / "annotations"
+        dest.mkdir()
+        (dest / "annotations_trainval2017.zip.part").write_bytes(b"stale partial bytes")  # interrupted earlier
+        got = fetch_annotations(dest, f"{base}/annotations_trainval2017.zip", splits=("val2017",))
+        assert got["val2017"].read_bytes() == ann.read_bytes()
+        assert not (dest / "annotations_trainval2017.zip.part").exists()
+        assert fetch_annotations(dest, f"{base}/annotations_trainval2017.zip", splits=("val2017",)) == got
+        assert calls == {"annotations_trainval2017.zip": 1}
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
 
 
 @pytest.fixture(scope="module")

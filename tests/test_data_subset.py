@@ -64,6 +64,16 @@ def test_bad_annotation_files(tmp_path, coco):
     bad.write_text(json.dumps({"images": []}))
     with pytest.raises(ValueError, match="missing keys"):
         load_annotations(bad)
+    good = {"images": [{"id": 1, "file_name": "a.jpg", "width": 10, "height": 10}], "categories": [{"id": 1, "name": "person"}],
+            "annotations": [{"id": 5, "image_id": 1, "category_id": 1, "bbox": [0, 0, 5, 5]}]}
+    bad.write_text(json.dumps(good))
+    assert len(load_annotations(bad).anns) == 1
+    bad.write_text(json.dumps(dict(good, annotations=[{"id": 5, "image_id": 1, "category_id": 1, "bbox": [0, 0, 5]}])))
+    with pytest.raises(ValueError, match=r"annotations\[0\] \(id 5\) has a malformed bbox"):
+        load_annotations(bad)
+    bad.write_text(json.dumps(dict(good, images=[{"id": 1, "file_name": "a.jpg"}])))
+    with pytest.raises(ValueError, match=r"images\[0\] is malformed"):
+        load_annotations(bad)
     with pytest.raises(ValueError, match="unknown COCO category.*'phone'"):
         resolve_categories(coco, ["person", "phone"])
     with pytest.raises(ValueError, match="duplicates"):

@@ -39,6 +39,7 @@ def load_annotations(path: str | Path):
     for key in ("images", "annotations", "categories"):
         if not isinstance(data[key], list):
             raise ValueError(f"annotation file {path}: '{key}' must be a list")
+    _check_entries(path, data)
     coco = COCO()
     coco.dataset = data
     with contextlib.redirect_stdout(io.StringIO()):
@@ -47,6 +48,24 @@ def load_annotations(path: str | Path):
         except (KeyError, TypeError) as e:
             raise ValueError(f"annotation file {path} has a malformed entry: {e!r}") from None
     return coco
+
+
+def _check_entries(path: Path, data: dict) -> None:
+    """ValueError naming the first image/annotation/category entry that lacks what we read."""
+    needs = {"images": ("id", "file_name", "width", "height"), "annotations": ("image_id", "category_id", "bbox"),
+             "categories": ("id", "name")}
+    for key, fields in needs.items():
+        for i, entry in enumerate(data[key]):
+            if not isinstance(entry, dict) or any(f not in entry for f in fields):
+                raise ValueError(f"annotation file {path}: {key}[{i}] is malformed (needs {list(fields)}): {entry!r:.200}")
+    for i, ann in enumerate(data["annotations"]):
+        bbox = ann["bbox"]
+        if not (isinstance(bbox, list) and len(bbox) == 4 and all(isinstance(v, (int, float)) for v in bbox)):
+            raise ValueError(f"annotation file {path}: annotations[{i}] (id {ann.get('id')}) has a malformed bbox {bbox!r}")
+    for i, img in enumerate(data["images"]):
+        if not (isinstance(img["width"], int) and isinstance(img["height"], int) and img["width"] > 0 and img["height"] > 0):
+            raise ValueError(f"annotation file {path}: images[{i}] (id {img['id']}) has an invalid size "
+                             f"{img['width']!r}x{img['height']!r}")
 
 
 def resolve_categories(coco, class_names) -> list[int]:

@@ -124,7 +124,7 @@ def write_synthetic(root: str | Path, spec: SyntheticSpec = SyntheticSpec(), pro
     Later objects may overlap earlier ones (occlusion); a box keeps its full extent, as in COCO.
     """
     root = Path(root)
-    summary = {"root": str(root), "splits": {}}
+    summary = {"root": str(root), "splits": {}, "skipped": []}
     for split, n, seed_offset in (("train", spec.n_train, 0), ("val", spec.n_val, 1)):
         if n < 0:
             raise ValueError(f"image count for {split} must be >= 0, got {n}")
