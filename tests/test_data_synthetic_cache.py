@@ -103,3 +103,13 @@ def test_cli_synthetic_and_cache(tmp_path, capsys, monkeypatch):
     assert out["images"] == 2 and out["size"] == 64
     assert cli_main(["cache", "--split", "val", "--size", "64", "--classes", "cell phone", "--no-rebuild", "--quiet"]) == 2
     assert "made for other settings" in capsys.readouterr().err
+
+
+def test_open_dataset_errors(tmp_path, monkeypatch):
+    monkeypatch.setenv("YOLO_DATA_DIR", str(tmp_path))
+    with pytest.raises(FileNotFoundError, match="build the subset first"):
+        open_dataset("coco", "val")
+    with pytest.raises(ValueError, match="source must be"):
+        open_dataset("imagenet")
+    with pytest.raises(ValueError, match="split must be"):
+        open_dataset("synthetic", "test")

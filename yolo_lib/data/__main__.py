@@ -59,8 +59,7 @@ def main(argv: list[str] | None = None) -> int:
             out = args.out or synthetic_root()
             summary = write_synthetic(out, SyntheticSpec(n_train=args.train, n_val=args.val, seed=args.seed), progress)
         elif args.command == "build":
-            n = args.images if args.images is not None else (12000 if args.split == "train" else 2000)
-            summary = build_coco_subset(args.split, n or None, args.classes, args.seed, args.annotations,
+            summary = build_coco_subset(args.split, args.images, args.classes, args.seed, args.annotations,
                                         args.source, args.root, args.workers, progress)
             if args.cache_size:
                 ds = open_dataset("coco", args.split, args.cache_size, args.classes, root=args.root, progress=progress)

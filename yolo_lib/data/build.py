@@ -20,6 +20,7 @@ from yolo_lib.data.synthetic import SyntheticSpec, ensure_synthetic
 from yolo_lib.paths import data_dir
 
 COCO_SPLITS = {"train": "train2017", "val": "val2017"}
+DEFAULT_COUNTS = {"train": 12000, "val": 2000}  # the workshop plan's subset sizes
 
 
 def coco_root(root: str | Path | None = None) -> Path:
@@ -28,7 +29,7 @@ def coco_root(root: str | Path | None = None) -> Path:
 
 def build_coco_subset(
     split: str = "train",
-    n_images: int | None = 12000,
+    n_images: int | None = None,
     class_names=DEFAULT_CLASSES,
     seed: int = 0,
     annotations: str | Path | None = None,
@@ -39,6 +40,7 @@ def build_coco_subset(
 ) -> dict:
     """Select a subset of one COCO split and fetch just its images; returns a JSON-able summary.
 
+    ``n_images``: None = the plan's default (12,000 train, 2,000 val), 0 = every eligible image.
     ``annotations``: an instances json (default: ``<root>/annotations/instances_<split>2017.json``,
     downloaded with the official archive when missing). ``image_source``: None (each image's
     ``coco_url``), a base URL, a folder or a zip (see :func:`fetch_images`).
@@ -52,7 +54,8 @@ def build_coco_subset(
         if not annotations.exists():
             fetch_annotations(root / "annotations")
     coco = load_annotations(annotations)
-    selection = select_images(coco, class_names, n_images, seed)
+    count = DEFAULT_COUNTS[split] if n_images is None else (n_images or None)
+    selection = select_images(coco, class_names, count, seed)
     subset_json = write_subset_json(coco, selection, root / "annotations" / f"subset_{coco_split}.json")
     image_dir = root / "images" / coco_split
     fetched = fetch_images([coco.imgs[i] for i in selection.image_ids], image_dir, image_source,
