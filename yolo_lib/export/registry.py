@@ -22,14 +22,16 @@ class UnsupportedOpError(TypeError):
     """Raised when the graph contains an Op that has no ONNX converter."""
 
 
+def _describe_var(v) -> str:
+    label = v.name or (f"output of {v.owner.op}" if v.owner is not None else type(v).__name__)
+    return f"{label}: {getattr(v.type, 'dtype', '?')}{getattr(v.type, 'shape', '')}"
+
+
 def describe_node(node, position: int | None = None) -> str:
-    """One line locating ``node``: its position in the topological order and its inputs."""
-    inputs = ", ".join(
-        f"{v.name or type(v).__name__}:{getattr(v.type, 'dtype', '?')}{getattr(v.type, 'shape', '')}"
-        for v in node.inputs
-    )
+    """Where ``node`` sits: its Op, its position in the topological order, and its inputs."""
     where = f"node #{position} of the topological order" if position is not None else "a node"
-    return f"{where}, Op {node.op!r} ({type(node.op).__module__}.{type(node.op).__name__}), inputs [{inputs}]"
+    return (f"Op {node.op} ({type(node.op).__module__}.{type(node.op).__name__}) at {where}, "
+            f"inputs [{', '.join(_describe_var(v) for v in node.inputs)}]")
 
 
 @singledispatch

@@ -110,7 +110,9 @@ def _int_div(scalar_op, node, b, inputs):
 
 @scalar_converter.register(ps.Clip)
 def _clip(scalar_op, node, b, inputs):
-    return b.node("Clip", inputs, hint=_hint(node, "clip"))[0]
+    """ONNX Clip wants scalar bounds; PyTensor broadcasts them, so use Max(Min(x, hi), lo)."""
+    upper = b.node("Min", [inputs[0], inputs[2]], hint="clip_hi")[0]
+    return b.node("Max", [upper, inputs[1]], hint=_hint(node, "clip"))[0]
 
 
 @scalar_converter.register(ps.Log1p)

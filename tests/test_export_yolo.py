@@ -1,0 +1,103 @@
+"""The exported YOLO11n: checker, node budget, parity with PyTensor and with Ultralytics' fixture,
+dynamic batch, opset 17, metadata and the ``python -m yolo_lib.export`` command."""
+
+from __future__ import annotations
+
+import ast
+import json
+
+import numpy as np
+import onnx
+import pytest
+
+import yolo_lib  # noqa: F401
+from yolo_lib.export.__main__ import main as export_main
+from yolo_lib.export.report import (
+    BOX_TOL_PX, PYTENSOR_REL_TOL, SCORE_TOL, onnx_output, op_histogram, parity_vs_pytensor,
+)
+from yolo_lib.export.yolo import export_yolo
+from yolo_lib.model import build_yolo11
+from yolo_lib.weights import model_from_state_dict
+
+ULTRALYTICS_ONNX = "ultralytics_yolo11n_nc2_320.onnx"
+
+
+@pytest.fixture(scope="module")
+def fixture_model(reference):
+    return model_from_state_dict({k[len("state_dict/"):]: v for k, v in reference.items()
+                                  if k.startswith("state_dict/")})
+
+
+@pytest.fixture(scope="module")
+def exported(fixture_model):
+    return export_yolo(fixture_model, 320, names=["person", "cell phone"])
+
+
+def assert_within_fixture_tolerance(got, want):
+    assert got.shape == want.shape
+    assert np.abs(got[:, :4] - want[:, :4]).max() <= BOX_TOL_PX
+    assert np.abs(got[:, 4:] - want[:, 4:]).max() <= SCORE_TOL
+
+
+def test_full_check_and_node_budget(exported, shared):
+    onnx.checker.check_model(exported, full_check=True)
+    theirs = onnx.load(str(shared / "fixtures" / ULTRALYTICS_ONNX))
+    assert len(exported.graph.node) <= len(theirs.graph.node) == 320
+    ops = op_histogram(exported)
+    assert "BatchNormalization" not in ops and "Shape" not in ops  # BN folded, shapes static
+
+
+def test_matches_ultralytics_fixture(exported, reference):
+    assert_within_fixture_tolerance(onnx_output(exported, reference["input/img"]), reference["eval/inference_out"])
+
+
+def test_dynamic_batch(exported, reference):
+    img, want = reference["input/img"], reference["eval/inference_out"]
+    dims = exported.graph.input[0].type.tensor_type.shape.dim
+    assert [d.dim_param or d.dim_value for d in dims] == ["batch", 3, 320, 320]
+    assert_within_fixture_tolerance(onnx_output(exported, img[1:]), want[1:])
+    triple = np.concatenate([img, img[:1]])
+    assert_within_fixture_tolerance(onnx_output(exported, triple), np.concatenate([want, want[:1]]))
+
+
+def test_opset_17(fixture_model, reference):
+    model17 = export_yolo(fixture_model, 320, opset=17)
+    onnx.checker.check_model(model17, full_check=True)
+    assert model17.opset_import[0].version == 17
+    assert_within_fixture_tolerance(onnx_output(model17, reference["input/img"][:1]),
+                                    reference["eval/inference_out"][:1])
+
+
+def test_dfl_softmax_on_last_axis_and_metadata(exported):
+    inferred = onnx.shape_inference.infer_shapes(exported)
+    ranks = {v.name: len(v.type.tensor_type.shape.dim) for v in inferred.graph.value_info}
+    for node in (n for n in exported.graph.node if n.op_type == "Softmax"):
+        axis = next(a.i for a in node.attribute if a.name == "axis")
+        assert axis in (-1, ranks[node.input[0]] - 1), f"{node.name} softmax on axis {axis}"
+    meta = {p.key: p.value for p in exported.metadata_props}
+    assert ast.literal_eval(meta["names"]) == {0: "person", 1: "cell phone"}
+    assert ast.literal_eval(meta["strides"]) == [8, 16, 32] and meta["stride"] == "32"
+    assert ast.literal_eval(meta["imgsz"]) == [320, 320] and meta["task"] == "detect"
+
+
+def test_matches_pytensor_on_a_random_model_at_another_size():
+    """No fixture needed: a random nc=3 model at 64x96 (non-square), onnxruntime vs PyTensor."""
+    model = build_yolo11("n", nc=3, seed=1)
+    images = np.random.default_rng(1).random((2, 3, 64, 96), dtype=np.float32)
+    figures = parity_vs_pytensor(export_yolo(model, (64, 96)), model, images)
+    assert figures["max_rel"] <= PYTENSOR_REL_TOL, figures
+
+
+def test_bad_image_size_is_refused():
+    with pytest.raises(ValueError, match="multiple of 32"):
+        export_yolo(build_yolo11("n", nc=2, init=False), 100)
+
+
+def test_command_line(tmp_path, shared, capsys):
+    out = tmp_path / "yolo11n.onnx"
+    code = export_main([str(shared / "fixtures" / "yolo11n_nc2_320.npz"), "--out", str(out), "--parity-batch", "1"])
+    summary = json.loads(capsys.readouterr().out)
+    assert code == 0 and out.exists()
+    assert summary["opset"] == 18 and summary["nodes"] == sum(summary["nodes_by_op"].values()) <= 320
+    assert summary["file_size_bytes"] == out.stat().st_size
+    assert summary["parity"]["vs_reference"]["ok"] and summary["parity"]["vs_pytensor"]["ok"]
