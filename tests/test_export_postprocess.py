@@ -1,0 +1,51 @@
+"""Decoding detections from the inference output: thresholds and class-aware NMS."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from yolo_lib.postprocess import batched_nms, box_iou, nms, non_max_suppression, xywh_to_xyxy
+
+
+def brute_force_nms(boxes, scores, iou):
+    keep = []
+    for i in np.argsort(-scores, kind="stable"):
+        if all(box_iou(boxes[i][None], boxes[j][None])[0, 0] <= iou for j in keep):
+            keep.append(i)
+    return np.asarray(keep)
+
+
+def test_nms_matches_brute_force():
+    rng = np.random.default_rng(0)
+    xy = rng.uniform(0, 100, (200, 2))
+    boxes = np.concatenate([xy, xy + rng.uniform(5, 40, (200, 2))], 1).astype(np.float32)
+    scores = rng.random(200).astype(np.float32)
+    for iou in (0.3, 0.5, 0.7):
+        np.testing.assert_array_equal(nms(boxes, scores, iou), brute_force_nms(boxes, scores, iou))
+
+
+def test_nms_is_class_aware():
+    boxes = np.array([[0, 0, 10, 10], [1, 1, 10, 10], [0, 0, 10, 10]], np.float32)
+    scores = np.array([0.9, 0.8, 0.7], np.float32)
+    assert sorted(batched_nms(boxes, scores, np.array([0, 0, 1]), 0.5)) == [0, 2]
+    assert list(nms(boxes, scores, 0.5)) == [0]
+
+
+def test_non_max_suppression_on_an_inference_output():
+    # two anchors on the same object (class 1), one elsewhere (class 0), one below threshold
+    xywh = np.array([[50, 50, 20, 20], [51, 50, 20, 20], [150, 80, 30, 10], [10, 10, 4, 4]], np.float32)
+    scores = np.array([[0.1, 0.9], [0.2, 0.8], [0.6, 0.1], [0.1, 0.2]], np.float32)
+    out = np.concatenate([xywh, scores], 1).T[None]  # (1, 6, 4)
+    (det,) = non_max_suppression(out, conf=0.25, iou=0.7)
+    assert det.shape == (2, 6)
+    np.testing.assert_allclose(det[0], [*xywh_to_xyxy(xywh[0]), 0.9, 1], rtol=1e-6)
+    np.testing.assert_allclose(det[1], [*xywh_to_xyxy(xywh[2]), 0.6, 0], rtol=1e-6)
+    assert non_max_suppression(out, conf=0.95)[0].shape == (0, 6)
+
+
+def test_bad_input_is_refused():
+    with pytest.raises(ValueError, match=r"\(B, 4\+nc, A\)"):
+        non_max_suppression(np.zeros((6, 10)))
+    with pytest.raises(ValueError, match="conf"):
+        non_max_suppression(np.zeros((1, 6, 10)), conf=2)

@@ -1,0 +1,74 @@
+"""Turn the detector's inference output into detections: threshold, class-aware NMS (numpy).
+
+The inference output (of PyTensor or of the exported ONNX model) is ``(B, 4+nc, A)``: per
+anchor cx, cy, w, h in input pixels, then nc sigmoid class scores. As Ultralytics' ``predict``
+does by default, each anchor keeps its best class; anchors below ``conf`` are dropped; boxes of
+the same class that overlap with IoU > ``iou`` are suppressed, keeping the higher score.
+Detections are rows ``[x1, y1, x2, y2, score, class]`` float32 in input pixels.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: Ultralytics' predict defaults.
+CONF_THRESHOLD, IOU_THRESHOLD, MAX_DETECTIONS = 0.25, 0.7, 300
+
+
+def xywh_to_xyxy(boxes: np.ndarray) -> np.ndarray:
+    """(..., 4) centre x, y, width, height -> (..., 4) x1, y1, x2, y2."""
+    b = np.asarray(boxes, dtype=np.float32)
+    half = b[..., 2:] / 2
+    return np.concatenate([b[..., :2] - half, b[..., :2] + half], axis=-1)
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU of xyxy boxes a (N, 4) against b (M, 4) -> (N, M)."""
+    lt = np.maximum(a[:, None, :2], b[None, :, :2])
+    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    inter = np.clip(rb - lt, 0, None).prod(-1)
+    area_a = np.clip(a[:, 2:] - a[:, :2], 0, None).prod(-1)
+    area_b = np.clip(b[:, 2:] - b[:, :2], 0, None).prod(-1)
+    return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9)
+
+
+def nms(boxes: np.ndarray, scores: np.ndarray, iou: float = IOU_THRESHOLD) -> np.ndarray:
+    """Greedy NMS of xyxy boxes (N, 4) with scores (N,): kept indices, best score first."""
+    order = np.argsort(-np.asarray(scores), kind="stable")
+    keep = []
+    while order.size:
+        best, order = order[0], order[1:]
+        keep.append(best)
+        if order.size:
+            order = order[box_iou(boxes[best][None], boxes[order])[0] <= iou]
+    return np.asarray(keep, dtype=np.int64)
+
+
+def batched_nms(boxes: np.ndarray, scores: np.ndarray, classes: np.ndarray, iou: float = IOU_THRESHOLD) -> np.ndarray:
+    """Class-aware NMS: boxes of different classes never suppress each other.
+
+    Offsets every class into its own disjoint coordinate range, then runs :func:`nms` once.
+    """
+    if len(boxes) == 0:
+        return np.zeros(0, dtype=np.int64)
+    offset = classes.astype(np.float32)[:, None] * (np.abs(boxes).max() + 1.0)
+    return nms(boxes + offset, scores, iou)
+
+
+def non_max_suppression(output: np.ndarray, conf: float = CONF_THRESHOLD, iou: float = IOU_THRESHOLD,
+                        max_det: int = MAX_DETECTIONS) -> list[np.ndarray]:
+    """Inference output (B, 4+nc, A) -> per image an (N, 6) array [x1, y1, x2, y2, score, class]."""
+    out = np.asarray(output, dtype=np.float32)
+    if out.ndim != 3 or out.shape[1] < 5:
+        raise ValueError(f"expected an inference output (B, 4+nc, A) with nc >= 1, got shape {out.shape}")
+    if not 0.0 <= conf <= 1.0 or not 0.0 <= iou <= 1.0:
+        raise ValueError(f"conf and iou must lie in [0, 1], got conf={conf}, iou={iou}")
+    results = []
+    for pred in out.transpose(0, 2, 1):  # (A, 4+nc)
+        cls = pred[:, 4:].argmax(1)
+        score = pred[np.arange(len(pred)), 4 + cls]
+        mask = score > conf
+        boxes, score, cls = xywh_to_xyxy(pred[mask, :4]), score[mask], cls[mask]
+        keep = batched_nms(boxes, score, cls, iou)[:max_det]
+        results.append(np.concatenate([boxes[keep], score[keep, None], cls[keep, None].astype(np.float32)], 1))
+    return results
