@@ -49,6 +49,29 @@ def check(name, fun, values, mode=PERFORM):
     print("OK", name, flush=True)
 
 
+def check_unknown_shapes(name, build, values, h=1e-6):
+    """verify_grad gives its inputs static shapes; here every dimension is unknown (None).
+
+    Compares <dL/dv, d> with the central difference (L(v + h d) - L(v - h d)) / 2h along a random
+    direction d, for every input v, with L = sum(build(*inputs) * p) for a fixed random p.
+    """
+    inputs = [pytensor.tensor.tensor(dtype="float64", shape=(None,) * v.ndim) for v in values]
+    out = build(*inputs)
+    proj = pytensor.tensor.tensor(dtype="float64", shape=(None,) * out.ndim)
+    loss = (out * proj).sum()
+    f = pytensor.function([*inputs, proj], [loss, *pytensor.grad(loss, inputs)], mode=PERFORM)
+    p = RNG.normal(size=pytensor.function(inputs, out.shape, mode=PERFORM)(*values))
+    grads = f(*values, p)[1:]
+    for i, (v, g) in enumerate(zip(values, grads)):
+        d = RNG.normal(size=v.shape)
+        plus, minus = list(values), list(values)
+        plus[i], minus[i] = v + h * d, v - h * d
+        numeric = (f(*plus, p)[0] - f(*minus, p)[0]) / (2 * h)
+        analytic = float((g * d).sum())
+        assert abs(numeric - analytic) <= 1e-6 * max(1.0, abs(analytic)), (name, i, numeric, analytic)
+    print("OK", name, flush=True)
+
+
 def main() -> int:
     assert pytensor.config.floatX == "float64", "run with PYTENSOR_FLAGS=floatX=float64"
     for name, (xs, (o, kh, kw), s, p, d, g) in CONV.items():
@@ -85,6 +108,14 @@ def main() -> int:
     check("BatchNormTrain[JAX float64]", all_outputs, [x, gamma, beta], mode="JAX")
     running = [RNG.normal(size=4), RNG.uniform(0.5, 2.0, size=4)]
     check("BatchNormEval", lambda *a: BatchNormEval(1e-3)(*a), [x, gamma, beta, *running])
+
+    check_unknown_shapes("Conv2d[unknown shapes]", lambda a, b: Conv2d(2, 1, 1, 2)(a, b),
+                         [RNG.normal(size=(3, 4, 7, 6)), RNG.normal(size=(6, 2, 3, 3))])
+    check_unknown_shapes("MaxPool2d[unknown shapes]", lambda a: MaxPool2d(3, 2, 1)(a),
+                         [RNG.permutation(3 * 2 * 7 * 6).reshape(3, 2, 7, 6) * 0.1])
+    check_unknown_shapes("UpsampleNearest[unknown shapes]", lambda a: UpsampleNearest((2, 3))(a), [RNG.normal(size=(3, 2, 3, 4))])
+    check_unknown_shapes("BatchNormTrain[unknown shapes]", all_outputs, [x, gamma, beta])
+    check_unknown_shapes("BatchNormEval[unknown shapes]", lambda *a: BatchNormEval(1e-3)(*a), [x, gamma, beta, *running])
     return 0
 
 
