@@ -115,3 +115,24 @@ def test_upsample_matches_ultralytics_layer11(reference):
     f = pytensor.function([X], upsample_nearest(X, 2), mode="JAX")
     for mode in ("eval", "train"):
         np.testing.assert_array_equal(np.asarray(f(reference[f"{mode}/layer10"])), reference[f"{mode}/layer11"])
+
+
+@pytest.mark.parametrize("mode", list(MODES))
+def test_max_pool_ties_route_to_first_maximum(mode):
+    """Like PyTorch, a window with several equal maxima sends its gradient to the first (row-major)."""
+    x = np.zeros((1, 1, 4, 4), dtype="float32")
+    X = pt.tensor("X", dtype="float32", shape=(None, 1, None, None))
+    Y = max_pool2d(X, 2)
+    gx = np.asarray(pytensor.function([X], pytensor.grad(Y.sum(), X), mode=MODES[mode])(x))
+    np.testing.assert_array_equal(gx[0, 0], [[1, 0, 1, 0], [0, 0, 0, 0], [1, 0, 1, 0], [0, 0, 0, 0]])
+
+
+def test_max_pool_gradients_agree_across_backends_with_many_ties():
+    x = np.random.default_rng(0).integers(0, 3, size=(2, 3, 9, 8)).astype("float32")
+    X = pt.tensor("X", dtype="float32", shape=(None, 3, None, None))
+    Y = max_pool2d(X, 5, stride=1, padding=2)
+    cot = np.random.default_rng(1).normal(size=x.shape).astype("float32")
+    grads = [
+        np.asarray(pytensor.function([X], pytensor.grad((Y * cot).sum(), X), mode=m)(x)) for m in MODES.values()
+    ]
+    np.testing.assert_allclose(grads[0], grads[1], rtol=1e-6, atol=1e-6)
