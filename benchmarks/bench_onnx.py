@@ -17,47 +17,15 @@ import argparse
 import json
 import os
 import platform
-import time
 
 import numpy as np
 import onnx
-from onnx import numpy_helper
-from tqdm import tqdm
 
 import yolo_lib  # noqa: F401
+from yolo_lib.export.latency import dynamic_batch_copy, time_interleaved
 from yolo_lib.export.yolo import export_yolo, onnx_session
 from yolo_lib.paths import fixture_path
 from yolo_lib.weights import model_from_state_dict, read_npz
-
-
-def dynamic_batch_copy(model: onnx.ModelProto) -> onnx.ModelProto:
-    """Ultralytics' static-batch graph with a symbolic batch axis (see the module docstring)."""
-    m = onnx.ModelProto()
-    m.CopyFrom(model)
-    for vi in list(m.graph.input) + list(m.graph.output):
-        vi.type.tensor_type.shape.dim[0].dim_param = "batch"
-    targets = {n.input[1] for n in m.graph.node if n.op_type == "Reshape"}
-    for init in m.graph.initializer:
-        if init.name in targets:
-            arr = numpy_helper.to_array(init).copy()
-            if arr[0] == 1:
-                arr[0] = 0
-                init.CopyFrom(numpy_helper.from_array(arr, init.name))
-    del m.graph.value_info[:]
-    return m
-
-
-def time_interleaved(sessions: dict, x: np.ndarray, repeats: int, warmup: int = 5) -> dict:
-    for s in sessions.values():
-        for _ in range(warmup):
-            s.run(None, {"images": x})
-    times = {k: [] for k in sessions}
-    for _ in tqdm(range(repeats), desc=f"batch {x.shape[0]}", leave=False):
-        for name, s in sessions.items():
-            t = time.perf_counter()
-            s.run(None, {"images": x})
-            times[name].append((time.perf_counter() - t) * 1e3)
-    return {k: {"median_ms": float(np.median(v)), "p90_ms": float(np.percentile(v, 90))} for k, v in times.items()}
 
 
 def main(argv=None) -> dict:
@@ -86,7 +54,7 @@ def main(argv=None) -> dict:
             want = np.concatenate([one.run(None, {"images": x[i:i + 1]})[0] for i in range(batch)])
             got = sessions["theirs"].run(None, {"images": x})[0]
             assert np.abs(got - want).max() <= 1e-3, "batch-dynamic copy of Ultralytics' graph is wrong"
-        figures = time_interleaved(sessions, x, args.repeats)
+        figures = time_interleaved(sessions, {"images": x}, args.repeats, desc=f"batch {batch}")
         figures["ratio_ours_over_theirs"] = figures["ours"]["median_ms"] / figures["theirs"]["median_ms"]
         results["batches"][batch] = figures
         print(f"batch {batch}: ours {figures['ours']['median_ms']:.2f} ms (p90 {figures['ours']['p90_ms']:.2f}), "
