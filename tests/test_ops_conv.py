@@ -152,3 +152,30 @@ def test_bad_parameters_raise(kwargs, message):
 def test_op_attributes_for_exporters():
     op = conv2d(_sym((1, 4, 8, 8)), _sym((4, 1, 3, 3)), stride=2, padding=((0, 1), (1, 1)), groups=4).owner.op
     assert (op.stride, op.padding, op.dilation, op.groups) == ((2, 2), ((0, 1), (1, 1)), (1, 1), 4)
+
+
+def test_chain_of_all_ops_with_unknown_batch_trains_in_jax():
+    """conv (stride 2) -> BN -> SiLU -> max pool -> upsample -> sum, batch unknown (None).
+
+    ``grad(sum(...))`` seeds the backward pass with an Alloc of the output shape, which PyTensor's
+    JAX backend needs as concrete numbers: batch comes straight from the input; H and W here
+    are static (with unknown H/W, the stride-2 output size is arithmetic on traced scalars, a
+    limitation PyTensor's JAX backend has for concatenate and repeat as well).
+    """
+    from yolo_lib.ops import batch_norm_train, max_pool2d, silu, upsample_nearest
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(3, 4, 8, 8)).astype("float32")
+    w = (rng.normal(size=(6, 4, 3, 3)) / 6).astype("float32")
+    X = pt.tensor("X", dtype="float32", shape=(None, 4, 8, 8))
+    W = pt.tensor("W", dtype="float32", shape=(6, 4, 3, 3))
+    gamma, beta = pt.constant(np.linspace(0.5, 1.5, 6, dtype="float32")), pt.constant(np.zeros(6, "float32"))
+    y = conv2d(X, W, stride=2, padding=1)
+    y = silu(batch_norm_train(y, gamma, beta)[0])
+    y = upsample_nearest(max_pool2d(y, 3, stride=1, padding=1), 2)
+    assert y.type.shape == (None, 6, 8, 8)
+    loss = (y * np.float32(0.1)).sum() + (y**2).sum()
+    outs = [loss, *pytensor.grad(loss, [X, W])]
+    results = [[np.asarray(v) for v in pytensor.function([X, W], outs, mode=m)(x, w)] for m in MODES.values()]
+    for jax_value, perform_value in zip(*results):
+        np.testing.assert_allclose(jax_value, perform_value, rtol=1e-4, atol=1e-4)

@@ -8,6 +8,19 @@ All image tensors are NCHW; weights are OIHW. See each module for the exact sema
 * :mod:`.batchnorm`: ``batch_norm_train`` / ``BatchNormTrain``, ``batch_norm_eval`` /
   ``BatchNormEval``, ``running_stat_updates`` (eps 1e-3, momentum 0.03 as in Ultralytics)
 * :mod:`.activations`: ``silu``
+
+Every Op has a vectorised numpy ``perform`` (PyTensor's own backends; Numba runs it in object
+mode), ``infer_shape``, static output shapes when the input shapes are known, a gradient
+(``pullback``) and a JAX implementation registered with ``jax_funcify``. Bad arguments raise
+``ValueError`` when the graph is built.
+
+Shapes in JAX mode: leave the batch dimension unknown if you like, but give H and W static
+sizes in graphs that are differentiated. PyTensor's JAX backend needs concrete numbers for
+allocations such as the ones ``pytensor.grad`` creates from an output's shape, and with unknown
+H/W the output size of a strided conv (``(H + 2p - k) // s + 1``) is arithmetic on traced
+scalars (upstream ``concatenate`` and ``repeat`` have the same limitation). Call compiled
+functions with JAX device arrays only after setting ``f.trust_input = True``, or PyTensor copies
+them back to numpy on every call (see docs/benchmarks.md).
 """
 
 from .activations import silu
