@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from yolo_lib.data import CacheMismatchError, SyntheticSpec, letterbox_params, load_annotations, open_cache
+from yolo_lib.data import (AugmentConfig, BatchLoader, CacheMismatchError, SyntheticSpec, letterbox_params,
+                           load_annotations, open_cache)
 from yolo_lib.data.__main__ import main as cli_main
 from yolo_lib.data.build import open_dataset
 from yolo_lib.data.synthetic import write_synthetic
@@ -113,3 +114,21 @@ def test_open_dataset_errors(tmp_path, monkeypatch):
         open_dataset("imagenet")
     with pytest.raises(ValueError, match="split must be"):
         open_dataset("synthetic", "test")
+
+
+def test_worker_processes_give_the_same_batches_as_threads(synthetic, tmp_path):
+    ds = open_cache(tmp_path, synthetic / "instances_train.json", synthetic / "train", 64, progress=False)
+    threads = [(b.images.copy(), b.boxes.copy(), b.mask.copy()) for b in BatchLoader(ds, 6, seed=4).epoch(3)]
+    loader = BatchLoader(ds, 6, AugmentConfig(), seed=4, processes=2, prefetch=1)
+    try:
+        for epoch in (3, 3):  # the pool and the shared ring are reused across epochs
+            procs = [(b.images.copy(), b.boxes.copy(), b.mask.copy()) for b in loader.epoch(epoch)]
+            assert len(procs) == len(threads) == 4
+            for a, b in zip(threads, procs):
+                for x, y in zip(a, b):
+                    np.testing.assert_array_equal(x, y)
+    finally:
+        loader.close()
+    with pytest.raises(ValueError, match="opened from a cache folder"):
+        from dataclasses import replace
+        BatchLoader(replace(ds, root=tmp_path / "nowhere"), 6, processes=2)

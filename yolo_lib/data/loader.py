@@ -19,10 +19,15 @@ and the dropped ones counted in :attr:`BatchLoader.truncated_boxes` (and a warni
 
 Determinism: the order of an epoch comes from ``(seed, epoch)`` and each image's augmentation
 from ``(seed, epoch, position)``, so results do not depend on threads or prefetch.
-Batches are assembled in ``workers`` threads and prefetched by a background thread.
-With ``reuse_buffers=True`` the arrays of a batch are recycled ``workers + prefetch + 2`` batches
-later (no fresh 78 MB allocation per 64x320 batch): only the current and the previous batch stay
-valid, so copy anything you keep (moving it to the device does).
+Batches are assembled in ``workers`` threads, or with ``processes=N`` in N worker processes
+(see :mod:`yolo_lib.data.workers`; needs a dataset opened from a cache folder), and prefetched by
+a background thread. With ``reuse_buffers=True`` (implied by ``processes``) the arrays of a batch
+are recycled ``workers + prefetch + 2`` batches later (no fresh 78 MB allocation per 64x320
+batch): only the current and the previous batch stay valid, so copy anything you keep (moving it
+to the device does). Call :meth:`BatchLoader.close` to stop worker processes early (they also
+stop when the loader is garbage collected or the interpreter exits). Worker processes are
+spawned, so a *script* using them needs the usual ``if __name__ == "__main__":`` guard
+(notebooks do not).
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ import threading
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Iterator
 
 import numpy as np
@@ -62,7 +68,8 @@ class BatchLoader:
     def __init__(self, dataset: CachedDataset, batch_size: int = 64, augment: AugmentConfig | None = AugmentConfig(),
                  shuffle: bool = True, seed: int = 0, epochs: int | None = None, close_mosaic: int = 10,
                  max_boxes: int | None = None, on_overflow: str = "error", dtype: str = "float32",
-                 drop_last: bool = True, workers: int = 1, prefetch: int = 2, reuse_buffers: bool = False):
+                 drop_last: bool = True, workers: int = 1, prefetch: int = 2, reuse_buffers: bool = False,
+                 processes: int = 0):
         if batch_size <= 0:
             raise ValueError(f"batch_size must be positive, got {batch_size}")
         if len(dataset) == 0:
@@ -76,9 +83,18 @@ class BatchLoader:
         self.dataset, self.batch_size, self.augment = dataset, batch_size, augment
         self.shuffle, self.seed, self.epochs, self.close_mosaic = shuffle, seed, epochs, close_mosaic
         self.dtype, self.drop_last, self.on_overflow = np.dtype(dtype), drop_last, on_overflow
-        self.workers, self.prefetch, self.reuse_buffers = max(1, workers), max(1, prefetch), reuse_buffers
+        if processes and not (Path(dataset.root) / "meta.json").exists():
+            raise ValueError("processes > 0 needs a dataset opened from a cache folder (open_cache/open_dataset)")
+        self.processes = max(0, processes)
+        self.workers = self.processes or max(1, workers)
+        self.prefetch, self.reuse_buffers = max(1, prefetch), reuse_buffers or bool(processes)
+        self._settings = dict(batch_size=batch_size, augment=augment, shuffle=shuffle, seed=seed, epochs=epochs,
+                              close_mosaic=close_mosaic, max_boxes=max_boxes, on_overflow=on_overflow, dtype=dtype,
+                              drop_last=drop_last)
+        self._ring = None  # ProcessRing, started on first use
         mosaic_on = augment is not None and augment.mosaic > 0
         self.max_boxes = max_boxes or max(1, dataset.max_boxes_per_image * (4 if mosaic_on else 1))
+        self._settings["max_boxes"] = self.max_boxes
         self.truncated_boxes = 0
         self._warned = False
         self._lock = threading.Lock()
@@ -132,9 +148,10 @@ class BatchLoader:
             ws = self._local.ws = Workspace(self.dataset.size)
         return ws
 
-    def _empty_batch(self, b: int) -> Batch:
+    def _empty_batch(self, b: int, images: np.ndarray | None = None) -> Batch:
         size, m = self.dataset.size, self.max_boxes
-        return Batch(np.empty((b, 3, size, size), self.dtype), np.zeros((b, m, 4), np.float32),
+        images = np.empty((b, 3, size, size), self.dtype) if images is None else images
+        return Batch(images, np.zeros((b, m, 4), np.float32),
                      np.zeros((b, m), np.int32), np.zeros((b, m), np.float32), np.zeros(b, np.int32),
                      np.zeros(b, np.int64))
 
@@ -174,25 +191,31 @@ class BatchLoader:
         starts = range(0, len(self) * b, b)
         jobs = [(s, order[s:s + b]) for s in starts]
         ring = min(self.workers + self.prefetch + 2, len(jobs))
-        if self.reuse_buffers and len(self._buffers) < ring:  # kept across epochs
-            self._buffers += [self._empty_batch(b) for _ in range(ring - len(self._buffers))]
-        buffers = self._buffers[:ring] if self.reuse_buffers else []
+        if self.processes:
+            submit = self._process_submitter(epoch, mosaic)
+        else:
+            if self.reuse_buffers and len(self._buffers) < ring:  # kept across epochs
+                self._buffers += [self._empty_batch(b) for _ in range(ring - len(self._buffers))]
+            buffers = self._buffers[:ring] if self.reuse_buffers else []
+
+            def submit(pool, k, s, idx):
+                buffer = buffers[k % len(buffers)] if buffers else None
+                return pool.submit(self._make_batch, epoch, s, idx, mosaic, buffer).result
         results: queue.Queue = queue.Queue(maxsize=self.prefetch)
         stop = threading.Event()
 
         def produce():
-            with ThreadPoolExecutor(self.workers) as pool:
+            with ThreadPoolExecutor(self.workers) as pool:  # idle in process mode
                 pending: deque = deque()
                 try:
                     for k, (s, idx) in enumerate(jobs):
                         if stop.is_set():
                             break
-                        buffer = buffers[k % len(buffers)] if buffers else None
-                        pending.append(pool.submit(self._make_batch, epoch, s, idx, mosaic, buffer))
+                        pending.append(submit(pool, k, s, idx))
                         if len(pending) >= self.workers:
-                            _put(pending.popleft().result())
+                            _put(pending.popleft()())
                     while pending and not stop.is_set():
-                        _put(pending.popleft().result())
+                        _put(pending.popleft()())
                 except BaseException as e:  # surfaced in the consumer
                     _put(e)
                     return
@@ -222,3 +245,30 @@ class BatchLoader:
 
     def __iter__(self) -> Iterator[Batch]:
         return self.epoch(0)
+
+    def _process_submitter(self, epoch: int, mosaic: bool):
+        """submit(pool, k, start, idx) -> callable returning the Batch assembled by a worker process."""
+        from yolo_lib.data.workers import ProcessRing
+
+        slots = self.workers + self.prefetch + 2
+        if self._ring is None:
+            self._ring = ProcessRing(str(self.dataset.root), self._settings, self.processes, slots,
+                                     self.batch_size, self.dataset.size, self.dtype)
+
+        def submit(_pool, k, s, idx):
+            slot = k % slots
+            future = self._ring.submit(epoch, s, idx, mosaic, slot)
+
+            def finish():
+                boxes, classes, mask, n_boxes, truncated = future.result()
+                with self._lock:
+                    self.truncated_boxes += truncated
+                return Batch(self._ring.images[slot, : len(idx)], boxes, classes, mask, n_boxes, idx.astype(np.int64))
+            return finish
+        return submit
+
+    def close(self) -> None:
+        """Stop the worker processes (if any) and free the shared image ring."""
+        if self._ring is not None:
+            self._ring.close()
+            self._ring = None

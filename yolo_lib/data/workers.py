@@ -1,0 +1,67 @@
+"""Batch assembly in worker processes, writing images into a shared-memory ring.
+
+Threads share one GIL, so the Python part of the augmentation (about a third of its time)
+limits how far threads scale; processes do not share it. Workers are *spawned* (fresh
+interpreters, not forked: forking a process that runs JAX's threads can deadlock). Each one
+re-opens the cache by its folder (the images are a memory map, so nothing is copied), builds a
+thread-mode :class:`~yolo_lib.data.loader.BatchLoader` with the same settings and writes the
+images of the batch it is given straight into a slot of a shared ``(slots, B, 3, S, S)`` array;
+only the small target arrays travel back through a pipe. Results are identical to thread mode
+(every image's randomness comes from ``(seed, epoch, position)``).
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import weakref
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing.shared_memory import SharedMemory
+
+import numpy as np
+
+_state: dict = {}  # per worker process: the loader and the attached ring
+
+
+def _release(shm: SharedMemory, pool: ProcessPoolExecutor) -> None:
+    pool.shutdown(wait=True, cancel_futures=True)
+    shm.close()
+    shm.unlink()
+
+
+class ProcessRing:
+    """A pool of worker processes plus the shared image ring they write into."""
+
+    def __init__(self, cache_root: str, loader_kwargs: dict, processes: int, slots: int, batch: int, size: int,
+                 dtype: np.dtype):
+        self.shape = (slots, batch, 3, size, size)
+        nbytes = int(np.prod(self.shape)) * np.dtype(dtype).itemsize
+        self.shm = SharedMemory(create=True, size=nbytes)
+        self.images = np.ndarray(self.shape, dtype, buffer=self.shm.buf)
+        self.pool = ProcessPoolExecutor(processes, mp_context=mp.get_context("spawn"), initializer=_init,
+                                        initargs=(cache_root, loader_kwargs, self.shm.name, self.shape, str(np.dtype(dtype))))
+        self._finalizer = weakref.finalize(self, _release, self.shm, self.pool)
+
+    def submit(self, epoch: int, start: int, idx: np.ndarray, mosaic: bool, slot: int):
+        return self.pool.submit(_job, epoch, start, idx, mosaic, slot)
+
+    def close(self) -> None:
+        self._finalizer()
+
+
+def _init(cache_root: str, loader_kwargs: dict, shm_name: str, shape: tuple, dtype: str) -> None:
+    from yolo_lib.data.cache import load_cache
+    from yolo_lib.data.loader import BatchLoader
+
+    shm = SharedMemory(name=shm_name)
+    _state["shm"] = shm
+    _state["images"] = np.ndarray(shape, np.dtype(dtype), buffer=shm.buf)
+    _state["loader"] = BatchLoader(load_cache(cache_root), **loader_kwargs)
+
+
+def _job(epoch: int, start: int, idx: np.ndarray, mosaic: bool, slot: int):
+    """Assemble one batch into ring slot ``slot``; return its targets and the truncation count."""
+    loader = _state["loader"]
+    before = loader.truncated_boxes
+    batch = loader._empty_batch(len(idx), images=_state["images"][slot, : len(idx)])
+    loader._make_batch(epoch, start, idx, mosaic, batch)
+    return batch.boxes, batch.classes, batch.mask, batch.n_boxes, loader.truncated_boxes - before
