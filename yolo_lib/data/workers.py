@@ -5,27 +5,31 @@ limits how far threads scale; processes do not share it. Workers are *spawned* (
 interpreters, not forked: forking a process that runs JAX's threads can deadlock). Each one
 re-opens the cache by its folder (the images are a memory map, so nothing is copied), builds a
 thread-mode :class:`~yolo_lib.data.loader.BatchLoader` with the same settings and writes the
-images of the batch it is given straight into a slot of a shared ``(slots, B, 3, S, S)`` array;
-only the small target arrays travel back through a pipe. Results are identical to thread mode
+images of the batch it is given straight into a slot of a shared ``(slots, B, 3, S, S)`` array
+(a memory-mapped file in ``/dev/shm``, unlinked on close; arrays still viewing it stay valid
+until they are garbage collected); only the small target arrays travel back through a pipe. Results are identical to thread mode
 (every image's randomness comes from ``(seed, epoch, position)``).
 """
 
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
+import tempfile
 import weakref
 from concurrent.futures import ProcessPoolExecutor
-from multiprocessing.shared_memory import SharedMemory
 
 import numpy as np
 
-_state: dict = {}  # per worker process: the loader and the attached ring
+_state: dict = {}  # per worker process: the loader and the mapped ring
 
 
-def _release(shm: SharedMemory, pool: ProcessPoolExecutor) -> None:
+def _release(path: str, pool: ProcessPoolExecutor) -> None:
     pool.shutdown(wait=True, cancel_futures=True)
-    shm.close()
-    shm.unlink()
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
 
 
 class ProcessRing:
@@ -34,12 +38,13 @@ class ProcessRing:
     def __init__(self, cache_root: str, loader_kwargs: dict, processes: int, slots: int, batch: int, size: int,
                  dtype: np.dtype):
         self.shape = (slots, batch, 3, size, size)
-        nbytes = int(np.prod(self.shape)) * np.dtype(dtype).itemsize
-        self.shm = SharedMemory(create=True, size=nbytes)
-        self.images = np.ndarray(self.shape, dtype, buffer=self.shm.buf)
+        folder = "/dev/shm" if os.path.isdir("/dev/shm") else None
+        fd, self.path = tempfile.mkstemp(prefix="yolo_batch_ring_", suffix=".u8", dir=folder)
+        os.close(fd)
+        self.images = np.asarray(np.memmap(self.path, np.dtype(dtype), "w+", shape=self.shape))
         self.pool = ProcessPoolExecutor(processes, mp_context=mp.get_context("spawn"), initializer=_init,
-                                        initargs=(cache_root, loader_kwargs, self.shm.name, self.shape, str(np.dtype(dtype))))
-        self._finalizer = weakref.finalize(self, _release, self.shm, self.pool)
+                                        initargs=(cache_root, loader_kwargs, self.path, self.shape, str(np.dtype(dtype))))
+        self._finalizer = weakref.finalize(self, _release, self.path, self.pool)
 
     def submit(self, epoch: int, start: int, idx: np.ndarray, mosaic: bool, slot: int):
         return self.pool.submit(_job, epoch, start, idx, mosaic, slot)
@@ -48,13 +53,11 @@ class ProcessRing:
         self._finalizer()
 
 
-def _init(cache_root: str, loader_kwargs: dict, shm_name: str, shape: tuple, dtype: str) -> None:
+def _init(cache_root: str, loader_kwargs: dict, path: str, shape: tuple, dtype: str) -> None:
     from yolo_lib.data.cache import load_cache
     from yolo_lib.data.loader import BatchLoader
 
-    shm = SharedMemory(name=shm_name)
-    _state["shm"] = shm
-    _state["images"] = np.ndarray(shape, np.dtype(dtype), buffer=shm.buf)
+    _state["images"] = np.asarray(np.memmap(path, np.dtype(dtype), "r+", shape=shape))
     _state["loader"] = BatchLoader(load_cache(cache_root), **loader_kwargs)
 
 
