@@ -32,6 +32,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if not args.weights.is_file():
+        raise SystemExit(f"error: no weights file at {args.weights}")
     from yolo_lib.export.report import parity_vs_pytensor, parity_vs_reference, summary
     from yolo_lib.export.yolo import export_yolo, image_size
     from yolo_lib.weights import model_from_state_dict, read_npz
