@@ -1,0 +1,166 @@
+"""Ultralytics state dicts in and out: names → numpy arrays, exactly as PyTorch names them.
+
+A state dict here is a mapping ``"model.0.conv.weight" → array`` holding every trainable
+tensor, the BN running statistics and the frozen DFL weight ``model.23.dfl.conv.weight``
+(``num_batches_tracked`` counters are accepted and ignored: YOLO11 never reads them).
+The fixture files store the same mapping under ``state_dict/<name>`` keys; a ``.pt``
+checkpoint converts to it with ``scripts/pt_to_npz.py`` (see ``docs/weights.md``).
+
+* :func:`load_state_dict` copies a state dict into a model: every entry must be used and every
+  shape must match, else one :class:`StateDictError` lists the missing, unexpected and
+  mismatched names. ``class_ids`` selects class rows of a larger head (COCO person = 0,
+  cell phone = 67) so an 80-class checkpoint can start a model with fewer classes.
+* :func:`state_dict` is the inverse (PyTorch order); :func:`model_from_state_dict` infers
+  scale, nc and head width and builds the matching model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from yolo_lib.model import DETECT_INDEX, YOLO11, build_yolo11
+
+NPZ_PREFIX = "state_dict/"
+IGNORED_SUFFIX = "num_batches_tracked"
+#: COCO class indices used by the workshop.
+COCO_PERSON, COCO_CELL_PHONE = 0, 67
+
+
+class StateDictError(ValueError):
+    """A state dict that does not fit the model; the message lists every problem."""
+
+
+def dfl_key() -> str:
+    return f"model.{DETECT_INDEX}.dfl.conv.weight"
+
+
+def _class_row_keys(model: YOLO11) -> set[str]:
+    """Names of the head tensors whose first axis is the class axis (cv3.i.2 weight, bias)."""
+    return {f"model.{DETECT_INDEX}.cv3.{i}.2.{p}" for i in range(len(model.strides)) for p in ("weight", "bias")}
+
+
+def state_dict(model: YOLO11) -> dict[str, np.ndarray]:
+    """Every tensor of the model under its Ultralytics name, in PyTorch's order (float32).
+
+    Per module: its parameters, then its buffers; the frozen DFL weight closes the head.
+    """
+    out: dict[str, np.ndarray] = {}
+    for prefix, module in model.named_modules():
+        for name, var in list(module._params.items()) + list(module._buffers.items()):
+            out[f"{prefix}.{name}"] = np.asarray(var.get_value(), dtype=np.float32)
+    out[dfl_key()] = model.detect.dfl_weight()
+    return out
+
+
+def load_state_dict(model: YOLO11, sd: Mapping[str, np.ndarray], class_ids: Sequence[int] | None = None) -> None:
+    """Copy the Ultralytics-named arrays ``sd`` into ``model`` (parameters and BN buffers).
+
+    class_ids: when given, the source head has more classes and ``model.nc ==
+    len(class_ids)``; the class rows ``class_ids`` (in that order) of every
+    ``cv3.i.2.weight`` / ``.bias`` become the model's classes 0..nc-1.
+    Raises :class:`StateDictError` (a ValueError) naming every missing, unexpected or
+    mismatched entry; nothing is changed then.
+    """
+    if not isinstance(sd, Mapping):
+        raise TypeError(f"state dict must be a mapping name -> array, got {type(sd).__name__}")
+    targets = {**model.params, **model.buffers}
+    class_rows = _class_row_keys(model)
+    rows = _check_class_ids(class_ids, model)
+    given = {k: v for k, v in sd.items() if not k.endswith(IGNORED_SUFFIX)}
+    missing = [k for k in targets if k not in given]
+    unexpected = [k for k in given if k not in targets and k != dfl_key()]
+    mismatched, values = [], {}
+    for name, var in targets.items():
+        if name not in given:
+            continue
+        value = np.asarray(given[name])
+        if not np.issubdtype(value.dtype, np.number):
+            mismatched.append(f"{name}: dtype {value.dtype} is not numeric")
+            continue
+        if rows is not None and name in class_rows:
+            if value.shape[:1] and max(rows) >= value.shape[0]:
+                mismatched.append(f"{name}: class id {max(rows)} >= {value.shape[0]} source classes")
+                continue
+            value = value[rows]
+        if value.shape != var.type.shape:
+            note = " (after selecting class rows)" if rows is not None and name in class_rows else ""
+            mismatched.append(f"{name}: model {var.type.shape}, state dict {value.shape}{note}")
+            continue
+        values[name] = value.astype(np.float32)
+    if dfl_key() in given and not np.array_equal(np.asarray(given[dfl_key()]).ravel(), model.detect.dfl_weight().ravel()):
+        mismatched.append(f"{dfl_key()}: the frozen DFL weight must be 0..{model.reg_max - 1}")
+    if missing or unexpected or mismatched:
+        raise StateDictError(_problem_report(missing, unexpected, mismatched, model))
+    for name, value in values.items():
+        targets[name].set_value(value)
+
+
+def _check_class_ids(class_ids, model: YOLO11) -> list[int] | None:
+    if class_ids is None:
+        return None
+    rows = [int(c) for c in class_ids]
+    if len(rows) != model.nc:
+        raise StateDictError(f"class_ids {rows} select {len(rows)} classes but the model has nc={model.nc}")
+    if len(set(rows)) != len(rows) or min(rows) < 0:
+        raise StateDictError(f"class_ids {rows} must be distinct non-negative class indices")
+    return rows
+
+
+def _problem_report(missing, unexpected, mismatched, model: YOLO11) -> str:
+    lines = [f"state dict does not fit YOLO11{model.scale} (nc={model.nc}, class-branch width "
+             f"{model.detect.c3}): {len(missing)} missing, {len(unexpected)} unexpected, "
+             f"{len(mismatched)} mismatched"]
+    for title, items in (("missing", missing), ("unexpected", unexpected), ("mismatched", mismatched)):
+        if items:
+            lines.append(f"{title}:")
+            lines.extend(f"  {item}" for item in items)
+    if any(".cv3." in m for m in mismatched):
+        lines.append("hint: for a checkpoint with more classes pass class_ids=[...] and build the "
+                     "model with its class-branch width (weights.model_from_state_dict does both)")
+    return "\n".join(lines)
+
+
+def infer_architecture(sd: Mapping[str, np.ndarray]) -> dict:
+    """Scale, nc and class-branch width (``cls_hidden``) of an Ultralytics YOLO11 state dict."""
+    try:
+        stem = np.shape(sd["model.0.conv.weight"])[0]
+        cls_w = np.shape(sd[f"model.{DETECT_INDEX}.cv3.0.2.weight"])
+    except KeyError as err:
+        raise StateDictError(f"not a YOLO11 detection state dict: no {err.args[0]!r}") from None
+    deep = "model.2.m.1.cv1.conv.weight" in sd
+    scales = {16: "n", 32: "s", 64: "l" if deep else "m", 96: "x"}
+    if stem not in scales:
+        raise StateDictError(f"first conv has {stem} channels; YOLO11 n/s/m/l/x have 16/32/64/64/96")
+    return {"scale": scales[stem], "nc": int(cls_w[0]), "cls_hidden": int(cls_w[1])}
+
+
+def model_from_state_dict(sd: Mapping[str, np.ndarray], class_ids: Sequence[int] | None = None) -> YOLO11:
+    """Build the YOLO11 that ``sd`` describes and load it; with ``class_ids`` keep only those
+    classes (in that order), e.g. ``[COCO_PERSON, COCO_CELL_PHONE]`` for a 2-class model."""
+    arch = infer_architecture(sd)
+    nc = arch["nc"] if class_ids is None else len(class_ids)
+    model = build_yolo11(arch["scale"], nc, init=False, cls_hidden=arch["cls_hidden"])
+    load_state_dict(model, sd, class_ids)
+    return model
+
+
+def read_npz(path: str | Path) -> dict[str, np.ndarray]:
+    """State dict from an ``.npz``: keys ``state_dict/<name>`` (fixture layout) or bare names."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no state-dict file at {path}")
+    with np.load(path) as z:
+        keys = z.files
+        if any(k.startswith(NPZ_PREFIX) for k in keys):
+            return {k[len(NPZ_PREFIX):]: z[k] for k in keys if k.startswith(NPZ_PREFIX)}
+        return {k: z[k] for k in keys}
+
+
+def save_npz(model: YOLO11, path: str | Path) -> Path:
+    """Write :func:`state_dict` to ``path`` under ``state_dict/<name>`` keys (fixture layout)."""
+    path = Path(path)
+    np.savez(path, **{NPZ_PREFIX + k: v for k, v in state_dict(model).items()})
+    return path
