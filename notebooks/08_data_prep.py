@@ -222,6 +222,7 @@ for label, aug in (("no mosaic", AugmentConfig(mosaic=0.0)), ("mosaic", AugmentC
 # Never the 18 GB train2017 zip.
 #
 # ```bash
+# cd yolo-workshop                          # the repository; `python3 workshop.py lab --headless` made .venv
 # export YOLO_DATA_DIR=/lambda/nfs/data     # optional: a large persistent disk; default <repo>/data
 # .venv/bin/python -m yolo_lib.data build --split val   --images 2000  --workers 32 --cache-size 320
 # .venv/bin/python -m yolo_lib.data build --split train --images 12000 --workers 32 --cache-size 320
@@ -233,3 +234,5 @@ for label, aug in (("no mosaic", AugmentConfig(mosaic=0.0)), ("mosaic", AugmentC
 # `--source /data/train2017.zip` (a zip, read member by member); `--annotations PATH` uses a local
 # `instances_*.json`; `--classes person "cell phone"` sets the class list and order. Afterwards
 # `dataset_for_profile(PROFILE)` picks the COCO subset automatically in the `full` profile.
+# To check the augmentation throughput on the instance's 16 cores:
+# `.venv/bin/python benchmarks/bench_data.py --processes 16`.

@@ -62,7 +62,7 @@ def build_coco_subset(
                            workers=workers, progress=progress)
     summary = {"split": split, "annotations": str(annotations), "subset_json": str(subset_json),
                "image_dir": str(image_dir), **selection.summary(), "download": fetched.as_dict()}
-    summary["skipped"] = selection.skipped + [
+    summary["skipped"] = [
         {"file_name": f["file_name"], "reason": f"download failed: {f['reason']}"} for f in fetched.failed]
     return summary
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -124,7 +124,6 @@ class Selection:
     eligible_images: int
     dropped_crowd: int
     dropped_degenerate: int
-    skipped: list[dict] = field(default_factory=list)
 
     def summary(self) -> dict:
         return {
@@ -133,7 +132,6 @@ class Selection:
             "boxes_per_class": self.boxes_per_class,
             "dropped_crowd_boxes": self.dropped_crowd,
             "dropped_degenerate_boxes": self.dropped_degenerate,
-            "skipped": self.skipped,
         }
 
 
