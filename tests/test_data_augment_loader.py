@@ -213,3 +213,18 @@ def test_bad_loader_arguments(dataset):
         BatchLoader(dataset, 4, dtype="float16")
     with pytest.raises(ValueError, match="on_overflow"):
         BatchLoader(dataset, 4, on_overflow="ignore")
+
+
+def test_loss_targets_match_the_loss_helpers_format(dataset):
+    from yolo_lib.loss.detection_loss import target_variables
+
+    batch = next(iter(BatchLoader(dataset, 4, AugmentConfig(), seed=2).epoch(0)))
+    boxes, classes, mask = batch.loss_targets()
+    variables = target_variables(4, batch.boxes.shape[1])
+    for value, var in zip((boxes, classes, mask), variables):
+        assert value.dtype == var.type.dtype and value.shape == var.type.shape
+    k = batch.n_boxes[0]
+    x1, y1, x2, y2 = batch.boxes[0, 0]
+    np.testing.assert_allclose(boxes[0, 0], [(x1 + x2) / 2 / S, (y1 + y2) / 2 / S, (x2 - x1) / S, (y2 - y1) / S], rtol=1e-6)
+    assert mask[0, :k].all() and not mask[0, k:].any() and np.all(boxes[0, k:] == 0)
+    assert np.all((boxes >= 0) & (boxes <= 1))

@@ -12,6 +12,8 @@ run, so compiled functions see static shapes):
 * ``indices`` ``(B,)`` int64 dataset index of each image (the first mosaic tile).
 
 Padding rows have boxes 0, class 0 and mask 0: always multiply by ``mask``.
+:meth:`Batch.loss_targets` converts the targets to the loss helper's format (normalised
+``cx, cy, w, h`` and a bool mask, see :func:`yolo_lib.loss.detection_loss.target_variables`).
 M defaults to the most boxes any image can carry: the dataset's maximum per image, times 4 when
 mosaic is on (augmentation only removes boxes). A smaller ``max_boxes`` is an error when a batch
 overflows (``on_overflow="error"``), or with ``on_overflow="truncate"`` the largest boxes are kept
@@ -56,6 +58,17 @@ class Batch:
     mask: np.ndarray
     n_boxes: np.ndarray
     indices: np.ndarray
+
+    def loss_targets(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(boxes, classes, mask) as the loss takes them (``target_variables`` order and dtypes).
+
+        boxes ``(B, M, 4)`` float32 ``cx, cy, w, h`` divided by the image size S (0..1), classes
+        ``(B, M)`` int32, mask ``(B, M)`` bool; padding rows stay all zero.
+        """
+        size = np.float32(self.images.shape[-1])
+        xy1, xy2 = self.boxes[..., :2], self.boxes[..., 2:]
+        cxcywh = np.concatenate([(xy1 + xy2) / 2, xy2 - xy1], axis=-1) / size
+        return cxcywh.astype(np.float32), self.classes.copy(), self.mask > 0
 
 
 class BatchLoader:
