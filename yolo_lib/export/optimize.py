@@ -93,42 +93,68 @@ def _attr(node, name, default):
     return default
 
 
-def _partial_value(node, known: dict, dims: dict, st: GraphState) -> _Partial | None:
-    """Shape-vector arithmetic with unknown entries (e.g. the dynamic batch), or None."""
-    if node.op_type == "Shape":
-        vec = dims.get(node.input[0])
-        return None if vec is None else _Partial(vec[_attr(node, "start", 0):_attr(node, "end", None)])
-    if node.op_type == "Concat":
-        parts = []
-        for name in node.input:
-            if name in known and not known[name].scalar:
-                parts.append(known[name])
-            elif name in st.inits and st.inits[name].ndim == 1:
-                parts.append(_Partial([int(v) for v in st.inits[name]], st.inits[name].dtype))
-            else:
-                return None
-        return _Partial([v for p in parts for v in p.values], parts[0].dtype)
-    src = known.get(node.input[0]) if node.input else None
-    consts = [st.inits.get(i) for i in node.input[1:] if i]
-    if src is None or any(c is None for c in consts):
+def _partial_shape(node, known, dims, st):
+    vec = dims.get(node.input[0])
+    return None if vec is None else _Partial(vec[_attr(node, "start", 0):_attr(node, "end", None)])
+
+
+def _partial_concat(node, known, dims, st):
+    parts = []
+    for name in node.input:
+        if name in known and not known[name].scalar:
+            parts.append(known[name])
+        elif name in st.inits and st.inits[name].ndim == 1:
+            parts.append(_Partial([int(v) for v in st.inits[name]], st.inits[name].dtype))
+        else:
+            return None
+    return _Partial([v for p in parts for v in p.values], parts[0].dtype)
+
+
+def _partial_cast(node, src, consts):
+    return _Partial(src.values, helper.tensor_dtype_to_np_dtype(_attr(node, "to", 7)), src.scalar)
+
+
+def _partial_slice(node, src, consts):
+    if src.scalar:
         return None
     vec = src.values
-    if node.op_type == "Cast":
-        return _Partial(vec, helper.tensor_dtype_to_np_dtype(_attr(node, "to", 7)), src.scalar)
-    if node.op_type == "Identity":
-        return src
-    if node.op_type == "Slice" and not src.scalar:
-        starts, ends = int(consts[0][0]), int(min(consts[1][0], len(vec)))
-        step = int(consts[3][0]) if len(consts) > 3 else 1
-        return _Partial(vec[starts:ends:step], src.dtype)
-    if node.op_type == "Gather" and _attr(node, "axis", 0) == 0 and not src.scalar:
-        idx = np.asarray(consts[0])
-        return _Partial([vec[int(i)] for i in idx.reshape(-1)], src.dtype, idx.ndim == 0)
-    if node.op_type == "Squeeze" and len(vec) == 1:
-        return _Partial(vec, src.dtype, True)
-    if node.op_type == "Unsqueeze" and src.scalar:
-        return _Partial(vec, src.dtype, False)
-    return None
+    starts, ends = int(consts[0][0]), int(min(consts[1][0], len(vec)))
+    step = int(consts[3][0]) if len(consts) > 3 else 1
+    return _Partial(vec[starts:ends:step], src.dtype)
+
+
+def _partial_gather(node, src, consts):
+    if _attr(node, "axis", 0) != 0 or src.scalar:
+        return None
+    idx = np.asarray(consts[0])
+    return _Partial([src.values[int(i)] for i in idx.reshape(-1)], src.dtype, idx.ndim == 0)
+
+
+def _partial_squeeze(node, src, consts):
+    return _Partial(src.values, src.dtype, True) if len(src.values) == 1 else None
+
+
+def _partial_unsqueeze(node, src, consts):
+    return _Partial(src.values, src.dtype, False) if src.scalar else None
+
+
+#: Rules producing a partial value from the node's inputs, by ONNX op type.
+_SOURCE_RULES = {"Shape": _partial_shape, "Concat": _partial_concat}
+#: Rules for ops that transform one partial input (other inputs constant).
+_UNARY_RULES = {"Cast": _partial_cast, "Identity": lambda node, src, consts: src, "Slice": _partial_slice,
+                "Gather": _partial_gather, "Squeeze": _partial_squeeze, "Unsqueeze": _partial_unsqueeze}
+
+
+def _partial_value(node, known: dict, dims: dict, st: GraphState) -> _Partial | None:
+    """Shape-vector arithmetic with unknown entries (e.g. the dynamic batch), or None."""
+    if node.op_type in _SOURCE_RULES:
+        return _SOURCE_RULES[node.op_type](node, known, dims, st)
+    rule = _UNARY_RULES.get(node.op_type)
+    src = known.get(node.input[0]) if node.input else None
+    consts = [st.inits.get(i) for i in node.input[1:] if i]
+    if rule is None or src is None or any(c is None for c in consts):
+        return None
+    return rule(node, src, consts)
 
 
 def _static_reshape_target(partial: _Partial, data_dims: list | None) -> np.ndarray | None:
