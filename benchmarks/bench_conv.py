@@ -84,10 +84,14 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=30)
     args = parser.parse_args()
 
-    print(f"machine: {platform.node()} {platform.machine()}, jax {jax.__version__} on {jax.devices()}, "
-          f"load average {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}")
+    print(
+        f"machine: {platform.node()} {platform.machine()}, jax {jax.__version__} on {jax.devices()}, "
+        f"load average {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}"
+    )
     rng = np.random.default_rng(0)
-    print(f"{'layer':32s} {'inputs':>7s} {'batch':>5s} {'PyTensor ms':>12s} {'JAX ms':>9s} {'ratio':>7s}  rel. max|diff|")
+    print(
+        f"{'layer':32s} {'inputs':>7s} {'batch':>5s} {'PyTensor ms':>12s} {'JAX ms':>9s} {'ratio':>7s}  rel. max|diff|"
+    )
     for name, (c_in, hw, c_out, stride) in LAYERS.items():
         x = rng.normal(size=(args.batch, c_in, hw, hw)).astype("float32")
         w = (rng.normal(size=(c_out, c_in, 3, 3)) / np.sqrt(9 * c_in)).astype("float32")
@@ -105,8 +109,10 @@ def main() -> None:
         }
         for inputs_kind, (fns, inputs) in cases.items():
             t_pt, t_jax = interleaved_medians(fns, inputs, args.repeats, f"{name} {inputs_kind}")
-            print(f"{name:32s} {inputs_kind:>7s} {args.batch:5d} {1e3 * t_pt:12.2f} {1e3 * t_jax:9.2f} "
-                  f"{t_pt / t_jax:7.3f}  {diff:.1e}")
+            print(
+                f"{name:32s} {inputs_kind:>7s} {args.batch:5d} {1e3 * t_pt:12.2f} {1e3 * t_jax:9.2f} "
+                f"{t_pt / t_jax:7.3f}  {diff:.1e}"
+            )
 
 
 if __name__ == "__main__":

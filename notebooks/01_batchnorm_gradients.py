@@ -83,6 +83,7 @@ def bn_forward(x, gamma, beta, eps=1e-3):
 # (The inference-mode formula, $\gamma g_i / \sqrt{\sigma^2+\epsilon}$, is only the first term:
 # using it in training would ignore that μ and σ² depend on the batch.)
 
+
 # %%
 def bn_backward(g, cache):
     """Gradients (dx, dgamma, dbeta) of training-mode BatchNorm for upstream gradient g."""
@@ -144,7 +145,9 @@ c = pt.tensor("c", dtype="float32", shape=(None, 3, None, None))
 mean = x.mean(axis=(0, 2, 3), keepdims=True)
 var = ((x - mean) ** 2).mean(axis=(0, 2, 3), keepdims=True)
 y_prim = (x - mean) / pt.sqrt(var + np.float32(1e-3)) * gamma[None, :, None, None] + beta[None, :, None, None]
-autodiff_fn = pytensor.function([x, gamma, beta, c], pytensor.grad((y_prim * c).sum(), [x, gamma, beta]), mode="JAX")
+autodiff_fn = pytensor.function(
+    [x, gamma, beta, c], pytensor.grad((y_prim * c).sum(), [x, gamma, beta]), mode="JAX"
+)
 autodiff = [np.asarray(a) for a in autodiff_fn(x_val, gamma_val, beta_val, c_val)]
 
 # Our hand-written gradients (float32, like the autodiff run)
@@ -176,7 +179,9 @@ manual64 = bn_backward(c64, cache64)
 print("vs autodiff (float32, PyTensor -> JAX)")
 ok = [cmp(f"  d{n}", m, a) for n, m, a in zip(("x", "gamma", "beta"), manual, autodiff)]
 print("vs finite differences (float64)")
-ok += [cmp(f"  d{n}", m, f, rtol=1e-6, atol=1e-6) for n, m, f in zip(("x", "gamma", "beta"), manual64, numeric)]
+ok += [
+    cmp(f"  d{n}", m, f, rtol=1e-6, atol=1e-6) for n, m, f in zip(("x", "gamma", "beta"), manual64, numeric)
+]
 assert all(ok)
 
 # %% [markdown]
@@ -214,7 +219,10 @@ running_var = pytensor.shared(np.ones(3, "float32"), shape=(3,), name="running_v
 y_train, batch_mean, batch_var = batch_norm_train(x, gamma, beta)
 y_eval = batch_norm_eval(x, gamma, beta, running_mean, running_var)
 train_step = pytensor.function(
-    [x, gamma, beta], y_train, updates=running_stat_updates(running_mean, running_var, batch_mean, batch_var), mode="JAX"
+    [x, gamma, beta],
+    y_train,
+    updates=running_stat_updates(running_mean, running_var, batch_mean, batch_var),
+    mode="JAX",
 )
 eval_fn = pytensor.function([x, gamma, beta], y_eval, mode="JAX")
 
@@ -222,7 +230,9 @@ ones, zeros = np.ones(3, "float32"), np.zeros(3, "float32")
 steps = 150 if PROFILE.name == "full" else 100
 history = []
 for step in range(steps):
-    batch = (rng.normal(size=(8, 3, 6, 6)) * true_std[:, None, None] + true_mean[:, None, None]).astype("float32")
+    batch = (rng.normal(size=(8, 3, 6, 6)) * true_std[:, None, None] + true_mean[:, None, None]).astype(
+        "float32"
+    )
     out = np.asarray(train_step(batch, ones, zeros))
     history.append((np.asarray(running_mean.get_value()).copy(), np.asarray(running_var.get_value()).copy()))
 print("last training batch, per-channel mean of y:", np.round(out.mean(axis=(0, 2, 3)), 4))
@@ -242,10 +252,12 @@ plt.tight_layout()
 plt.show()
 
 expected_after = 1 - 0.97**steps
-print(f"after {steps} steps the initial values weigh 0.97^{steps} = {0.97 ** steps:.3f}")
+print(f"after {steps} steps the initial values weigh 0.97^{steps} = {0.97**steps:.3f}")
 assert np.allclose(means[-1], true_mean * expected_after, atol=0.25)
 
-test_batch = (rng.normal(size=(8, 3, 6, 6)) * true_std[:, None, None] + true_mean[:, None, None]).astype("float32")
+test_batch = (rng.normal(size=(8, 3, 6, 6)) * true_std[:, None, None] + true_mean[:, None, None]).astype(
+    "float32"
+)
 y_e = np.asarray(eval_fn(test_batch, ones, zeros))
 y_t = np.asarray(batch_norm_train(test_batch, ones, zeros)[0].eval())
 print("eval-mode vs train-mode output on a fresh batch, mean |diff|:", float(np.abs(y_e - y_t).mean()))
@@ -289,13 +301,21 @@ bs = pt.tensor("bs", dtype="float32", shape=(shape[1],))
 cs = pt.tensor("cs", dtype="float32", shape=shape)
 mean_s = xs.mean(axis=(0, 2, 3), keepdims=True)
 var_s = ((xs - mean_s) ** 2).mean(axis=(0, 2, 3), keepdims=True)
-y_prim_s = (xs - mean_s) / pt.sqrt(var_s + np.float32(1e-3)) * gs[None, :, None, None] + bs[None, :, None, None]
+y_prim_s = (xs - mean_s) / pt.sqrt(var_s + np.float32(1e-3)) * gs[None, :, None, None] + bs[
+    None, :, None, None
+]
 y_op_s = batch_norm_train(xs, gs, bs)[0]
-analytic_fn = pytensor.function([xs, gs, bs, cs], pytensor.grad((y_op_s * cs).sum(), [xs, gs, bs]), mode="JAX")
-autodiff_fn_s = pytensor.function([xs, gs, bs, cs], pytensor.grad((y_prim_s * cs).sum(), [xs, gs, bs]), mode="JAX")
+analytic_fn = pytensor.function(
+    [xs, gs, bs, cs], pytensor.grad((y_op_s * cs).sum(), [xs, gs, bs]), mode="JAX"
+)
+autodiff_fn_s = pytensor.function(
+    [xs, gs, bs, cs], pytensor.grad((y_prim_s * cs).sum(), [xs, gs, bs]), mode="JAX"
+)
 repeats = 50 if PROFILE.name == "full" else 20
 t_analytic, t_autodiff = interleaved_median_ms([analytic_fn, autodiff_fn_s], (xb, gb, bb, cb), repeats)
-print(f"forward+backward at {shape}: analytic {t_analytic:.2f} ms, autodiff {t_autodiff:.2f} ms (median of {repeats})")
+print(
+    f"forward+backward at {shape}: analytic {t_analytic:.2f} ms, autodiff {t_autodiff:.2f} ms (median of {repeats})"
+)
 print(f"autodiff / analytic = {t_autodiff / t_analytic:.2f}")
 
 # %% [markdown]
@@ -309,8 +329,15 @@ print(f"autodiff / analytic = {t_autodiff / t_analytic:.2f}")
 # notebook's `bn_backward` on the same data.
 
 # %%
-op_grads = pytensor.function([x, gamma, beta, c], pytensor.grad((batch_norm_train(x, gamma, beta)[0] * c).sum(), [x, gamma, beta]), mode="JAX")
-assert all(cmp(f"Op vs notebook d{n}", o, m) for n, o, m in zip(("x", "gamma", "beta"), op_grads(x_val, gamma_val, beta_val, c_val), manual))
+op_grads = pytensor.function(
+    [x, gamma, beta, c],
+    pytensor.grad((batch_norm_train(x, gamma, beta)[0] * c).sum(), [x, gamma, beta]),
+    mode="JAX",
+)
+assert all(
+    cmp(f"Op vs notebook d{n}", o, m)
+    for n, o, m in zip(("x", "gamma", "beta"), op_grads(x_val, gamma_val, beta_val, c_val), manual)
+)
 
 # %% [markdown]
 # Next: notebook 02 shows how such Ops are written (Conv2d as the example), how their gradients

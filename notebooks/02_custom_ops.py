@@ -104,7 +104,10 @@ x = pt.tensor("x", dtype="float32", shape=(None, 8, None, None))
 w = pt.tensor("w", dtype="float32", shape=(16, 8, 3, 3))
 y = conv2d(x, w, stride=2, padding=1)
 print("output type:", y.type)
-print("static shape with a known input:", conv2d(pt.tensor(dtype="float32", shape=(4, 8, 64, 64)), w, 2, 1).type.shape)
+print(
+    "static shape with a known input:",
+    conv2d(pt.tensor(dtype="float32", shape=(4, 8, 64, 64)), w, 2, 1).type.shape,
+)
 
 c = pt.tensor("c", dtype="float32", shape=(None, 16, None, None))
 loss = (y * c).sum()
@@ -128,14 +131,21 @@ f_default = pytensor.function([x, w, c], [y, gx, gw])
 
 
 def lax_conv(a, b):
-    return jax.lax.conv_general_dilated(a, b, (2, 2), ((1, 1), (1, 1)), dimension_numbers=("NCHW", "OIHW", "NCHW"))
+    return jax.lax.conv_general_dilated(
+        a, b, (2, 2), ((1, 1), (1, 1)), dimension_numbers=("NCHW", "OIHW", "NCHW")
+    )
 
 
 ref = [lax_conv(x_val, w_val), *jax.grad(lambda a, b: (lax_conv(a, b) * c_val).sum(), (0, 1))(x_val, w_val)]
 for backend, f in (("JAX", f_jax), ("default", f_default)):
     outs = f(x_val, w_val, c_val)
-    diffs = [float(np.abs(np.asarray(o) - np.asarray(r)).max() / np.abs(np.asarray(r)).max()) for o, r in zip(outs, ref)]
-    print(f"{backend:8s} max |diff| / max |ref| vs jax.lax: y {diffs[0]:.1e}, dx {diffs[1]:.1e}, dw {diffs[2]:.1e}")
+    diffs = [
+        float(np.abs(np.asarray(o) - np.asarray(r)).max() / np.abs(np.asarray(r)).max())
+        for o, r in zip(outs, ref)
+    ]
+    print(
+        f"{backend:8s} max |diff| / max |ref| vs jax.lax: y {diffs[0]:.1e}, dx {diffs[1]:.1e}, dw {diffs[2]:.1e}"
+    )
     assert max(diffs) < 1e-5
 
 # %% [markdown]
@@ -163,11 +173,17 @@ assert hlo.count("stablehlo.convolution") == 3
 # %%
 n, k, s = 8, 3, 2
 fig, axes = plt.subplots(2, 1, figsize=(9, 3.6))
-for ax, (title, (before, after)) in zip(axes, [("PyTorch / yolo_lib: padding (1, 1)", (1, 1)), ('XLA "SAME": padding (0, 1)', (0, 1))]):
+for ax, (title, (before, after)) in zip(
+    axes, [("PyTorch / yolo_lib: padding (1, 1)", (1, 1)), ('XLA "SAME": padding (0, 1)', (0, 1))]
+):
     cells = range(-before, n + after)
     for i in cells:
         pad = i < 0 or i >= n
-        ax.add_patch(plt.Rectangle((i, 0), 1, 1, fc="0.85" if pad else "white", ec="black", hatch="//" if pad else None))
+        ax.add_patch(
+            plt.Rectangle(
+                (i, 0), 1, 1, fc="0.85" if pad else "white", ec="black", hatch="//" if pad else None
+            )
+        )
         ax.text(i + 0.5, 0.5, "0" if pad else f"x{i}", ha="center", va="center", fontsize=9)
     n_out = (n + before + after - k) // s + 1
     for j in range(n_out):
@@ -234,7 +250,9 @@ weights = np.arange(16, dtype="float32").reshape(1, 1, 4, 4)
 up_val, grad_val = pytensor.function([xu], [up, pytensor.grad((up * weights).sum(), xu)], mode="JAX")(small)
 print("upsampled:\n", np.asarray(up_val)[0, 0])
 print("gradient of sum(upsampled * weights), weights = 0..15 row-major:\n", np.asarray(grad_val)[0, 0])
-assert np.array_equal(np.asarray(grad_val)[0, 0], weights.reshape(2, 2, 2, 2).transpose(0, 2, 1, 3).sum(axis=(2, 3)))
+assert np.array_equal(
+    np.asarray(grad_val)[0, 0], weights.reshape(2, 2, 2, 2).transpose(0, 2, 1, 3).sum(axis=(2, 3))
+)
 
 # %% [markdown]
 # Every Op and option is checked in `tests/test_ops_*.py`: JAX against numpy `perform` against

@@ -18,8 +18,13 @@ MODES = {"JAX": "JAX", "perform": PERFORM_MODE}
 def lax_conv(x, w, stride, padding, dilation, groups):
     """Reference NCHW/OIHW convolution; padding ((top, bottom), (left, right))."""
     return jax.lax.conv_general_dilated(
-        x, w, stride, padding, rhs_dilation=dilation,
-        dimension_numbers=("NCHW", "OIHW", "NCHW"), feature_group_count=groups,
+        x,
+        w,
+        stride,
+        padding,
+        rhs_dilation=dilation,
+        dimension_numbers=("NCHW", "OIHW", "NCHW"),
+        feature_group_count=groups,
     )
 
 

@@ -83,18 +83,33 @@ def main() -> int:
         check(f"Conv2dGradInput[{name}]", lambda a, b: Conv2dGradInput(*op_args)(a, b, x), [w, gy])
         check(f"Conv2dGradWeight[{name}]", lambda a, b: Conv2dGradWeight(*op_args)(a, b, w), [x, gy])
     xs, (o, kh, kw), s, p, d, g = CONV["nonsquare_asym_pad_odd"]
-    check("Conv2d[JAX float64]", lambda a, b: Conv2d(s, p, d, g)(a, b),
-          [RNG.normal(size=xs), RNG.normal(size=(o, xs[1], kh, kw))], mode="JAX")
+    check(
+        "Conv2d[JAX float64]",
+        lambda a, b: Conv2d(s, p, d, g)(a, b),
+        [RNG.normal(size=xs), RNG.normal(size=(o, xs[1], kh, kw))],
+        mode="JAX",
+    )
 
     for name, (xs, k, s, p) in POOL.items():
         # distinct values, so no two window elements tie within the finite-difference step
         x = RNG.permutation(np.prod(xs)).reshape(xs) * 0.1 - 3.0
         check(f"MaxPool2d[{name}]", lambda a: MaxPool2d(k, s, p)(a), [x])
-    check("MaxPool2d[JAX float64]", lambda a: MaxPool2d(3, 2, 1)(a), [RNG.permutation(60).reshape(1, 3, 4, 5) * 0.1], mode="JAX")
+    check(
+        "MaxPool2d[JAX float64]",
+        lambda a: MaxPool2d(3, 2, 1)(a),
+        [RNG.permutation(60).reshape(1, 3, 4, 5) * 0.1],
+        mode="JAX",
+    )
 
     for scale in (2, (1, 3)):
-        check(f"UpsampleNearest[{scale}]", lambda a: UpsampleNearest(scale)(a), [RNG.normal(size=(2, 2, 3, 4))])
-        check(f"UpsampleNearestGrad[{scale}]", lambda a: UpsampleNearestGrad(scale)(a), [RNG.normal(size=(2, 2, 6, 12))])
+        check(
+            f"UpsampleNearest[{scale}]", lambda a: UpsampleNearest(scale)(a), [RNG.normal(size=(2, 2, 3, 4))]
+        )
+        check(
+            f"UpsampleNearestGrad[{scale}]",
+            lambda a: UpsampleNearestGrad(scale)(a),
+            [RNG.normal(size=(2, 2, 6, 12))],
+        )
 
     x = RNG.normal(size=(3, 4, 5, 2)) * 2 + 1
     gamma, beta = RNG.normal(size=4), RNG.normal(size=4)
@@ -109,13 +124,25 @@ def main() -> int:
     running = [RNG.normal(size=4), RNG.uniform(0.5, 2.0, size=4)]
     check("BatchNormEval", lambda *a: BatchNormEval(1e-3)(*a), [x, gamma, beta, *running])
 
-    check_unknown_shapes("Conv2d[unknown shapes]", lambda a, b: Conv2d(2, 1, 1, 2)(a, b),
-                         [RNG.normal(size=(3, 4, 7, 6)), RNG.normal(size=(6, 2, 3, 3))])
-    check_unknown_shapes("MaxPool2d[unknown shapes]", lambda a: MaxPool2d(3, 2, 1)(a),
-                         [RNG.permutation(3 * 2 * 7 * 6).reshape(3, 2, 7, 6) * 0.1])
-    check_unknown_shapes("UpsampleNearest[unknown shapes]", lambda a: UpsampleNearest((2, 3))(a), [RNG.normal(size=(3, 2, 3, 4))])
+    check_unknown_shapes(
+        "Conv2d[unknown shapes]",
+        lambda a, b: Conv2d(2, 1, 1, 2)(a, b),
+        [RNG.normal(size=(3, 4, 7, 6)), RNG.normal(size=(6, 2, 3, 3))],
+    )
+    check_unknown_shapes(
+        "MaxPool2d[unknown shapes]",
+        lambda a: MaxPool2d(3, 2, 1)(a),
+        [RNG.permutation(3 * 2 * 7 * 6).reshape(3, 2, 7, 6) * 0.1],
+    )
+    check_unknown_shapes(
+        "UpsampleNearest[unknown shapes]",
+        lambda a: UpsampleNearest((2, 3))(a),
+        [RNG.normal(size=(3, 2, 3, 4))],
+    )
     check_unknown_shapes("BatchNormTrain[unknown shapes]", all_outputs, [x, gamma, beta])
-    check_unknown_shapes("BatchNormEval[unknown shapes]", lambda *a: BatchNormEval(1e-3)(*a), [x, gamma, beta, *running])
+    check_unknown_shapes(
+        "BatchNormEval[unknown shapes]", lambda *a: BatchNormEval(1e-3)(*a), [x, gamma, beta, *running]
+    )
     return 0
 
 

@@ -80,8 +80,14 @@ def test_gradient_through_batch_statistics_outputs():
     xm = x.mean(axis=(0, 2, 3))
     m = pt.cast(x.shape[0] * x.shape[2] * x.shape[3], "float32")
     var_unbiased = ((x - xm.dimshuffle("x", 0, "x", "x")) ** 2).sum(axis=(0, 2, 3)) / (m - 1)
-    loss_prim = (_primitive_batch_norm_train(x, g, b) * COT).sum() + (xm * w_mean).sum() + (var_unbiased * w_var).sum()
-    f = pytensor.function([x, g, b], pytensor.grad(loss_op, [x, g, b]) + pytensor.grad(loss_prim, [x, g, b]), mode="JAX")
+    loss_prim = (
+        (_primitive_batch_norm_train(x, g, b) * COT).sum()
+        + (xm * w_mean).sum()
+        + (var_unbiased * w_var).sum()
+    )
+    f = pytensor.function(
+        [x, g, b], pytensor.grad(loss_op, [x, g, b]) + pytensor.grad(loss_prim, [x, g, b]), mode="JAX"
+    )
     values = [np.asarray(v) for v in f(X_VAL, GAMMA, BETA)]
     for analytic, autodiff in zip(values[:3], values[3:]):
         np.testing.assert_allclose(analytic, autodiff, rtol=1e-4, atol=2e-5)
@@ -97,10 +103,14 @@ def test_eval_forward_and_gradients(mode):
     y_prim = (x - bc(rm)) / pt.sqrt(bc(rv) + np.float32(1e-3)) * bc(g) + bc(b)
     inputs = [x, g, b, rm, rv]
     f = pytensor.function(
-        inputs, [y, *pytensor.grad((y * COT).sum(), inputs), *pytensor.grad((y_prim * COT).sum(), inputs)], mode=MODES[mode]
+        inputs,
+        [y, *pytensor.grad((y * COT).sum(), inputs), *pytensor.grad((y_prim * COT).sum(), inputs)],
+        mode=MODES[mode],
     )
     values = [np.asarray(v) for v in f(X_VAL, GAMMA, BETA, rm_val, rv_val)]
-    ref_y = (X_VAL - rm_val[:, None, None]) / np.sqrt(rv_val[:, None, None] + 1e-3) * GAMMA[:, None, None] + BETA[:, None, None]
+    ref_y = (X_VAL - rm_val[:, None, None]) / np.sqrt(rv_val[:, None, None] + 1e-3) * GAMMA[
+        :, None, None
+    ] + BETA[:, None, None]
     np.testing.assert_allclose(values[0], ref_y, rtol=1e-5, atol=1e-5)
     for analytic, autodiff in zip(values[1:6], values[6:]):
         np.testing.assert_allclose(analytic, autodiff, rtol=1e-4, atol=1e-4)
@@ -112,13 +122,27 @@ def test_train_vs_eval_and_running_stat_updates():
     running_var = pytensor.shared(np.ones(4, "float32"), shape=(4,))
     y_train, mean, var = batch_norm_train(x, g, b)
     y_eval = batch_norm_eval(x, g, b, running_mean, running_var)
-    step = pytensor.function([x, g, b], [y_train, y_eval], updates=running_stat_updates(running_mean, running_var, mean, var), mode="JAX")
+    step = pytensor.function(
+        [x, g, b],
+        [y_train, y_eval],
+        updates=running_stat_updates(running_mean, running_var, mean, var),
+        mode="JAX",
+    )
     y_t, y_e = step(X_VAL, GAMMA, BETA)
     # eval used the running stats *before* the update (zeros/ones): plain affine of x
-    np.testing.assert_allclose(np.asarray(y_e), X_VAL / np.sqrt(1 + 1e-3) * GAMMA[:, None, None] + BETA[:, None, None], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        np.asarray(y_e),
+        X_VAL / np.sqrt(1 + 1e-3) * GAMMA[:, None, None] + BETA[:, None, None],
+        rtol=1e-5,
+        atol=1e-5,
+    )
     assert max_abs_diff(y_t, y_e) > 0.1
-    np.testing.assert_allclose(np.asarray(running_mean.get_value()), 0.03 * X_VAL.mean(axis=(0, 2, 3)), rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(np.asarray(running_var.get_value()), 0.97 + 0.03 * X_VAL.var(axis=(0, 2, 3), ddof=1), rtol=1e-5)
+    np.testing.assert_allclose(
+        np.asarray(running_mean.get_value()), 0.03 * X_VAL.mean(axis=(0, 2, 3)), rtol=1e-5, atol=1e-6
+    )
+    np.testing.assert_allclose(
+        np.asarray(running_var.get_value()), 0.97 + 0.03 * X_VAL.var(axis=(0, 2, 3), ddof=1), rtol=1e-5
+    )
     assert np.asarray(running_mean.get_value()).dtype == np.float32
 
 
@@ -145,7 +169,9 @@ def test_bad_input_raises(x_shape, vec_shape, message):
         batch_norm_train(x, v, v)
 
 
-@pytest.mark.parametrize("kwargs, message", [({"momentum": 1.5}, "momentum"), ({"momentum": -0.1}, "momentum")])
+@pytest.mark.parametrize(
+    "kwargs, message", [({"momentum": 1.5}, "momentum"), ({"momentum": -0.1}, "momentum")]
+)
 def test_running_stat_updates_rejects_bad_momentum(kwargs, message):
     v = pytensor.shared(np.zeros(4, "float32"))
     with pytest.raises(ValueError, match=message):
@@ -169,7 +195,11 @@ def _conv_bn_silu(x, sd, name, train, updates):
 @pytest.mark.parametrize("mode", ["eval", "train"])
 def test_sppf_block_matches_ultralytics(reference, mode):
     """YOLO11n layer 9 (SPPF: 1x1 conv, three k5 max pools, concat, 1x1 conv) from the real fixture."""
-    sd = {k.removeprefix("state_dict/model.9."): v for k, v in reference.items() if k.startswith("state_dict/model.9.")}
+    sd = {
+        k.removeprefix("state_dict/model.9."): v
+        for k, v in reference.items()
+        if k.startswith("state_dict/model.9.")
+    }
     x = pt.tensor("x", dtype="float32", shape=(None, 256, 10, 10))
     updates = {}
     a = _conv_bn_silu(x, sd, "cv1", mode == "train", updates)
@@ -178,11 +208,17 @@ def test_sppf_block_matches_ultralytics(reference, mode):
     p3 = max_pool2d(p2, 5, stride=1, padding=2)
     y = _conv_bn_silu(pt.concatenate([a, p1, p2, p3], axis=1), sd, "cv2", mode == "train", updates)
     flat_updates = [u for _, _, ups in updates.values() for u in ups]
-    out = np.asarray(pytensor.function([x], y, updates=flat_updates, mode="JAX")(reference[f"{mode}/layer08"]))
+    out = np.asarray(
+        pytensor.function([x], y, updates=flat_updates, mode="JAX")(reference[f"{mode}/layer08"])
+    )
     want = reference[f"{mode}/layer09"]
     assert max_abs_diff(out, want) <= 1e-4 * np.abs(want).max()
     if mode == "train":
         rm, rv, _ = updates["cv1"]
         after = "train/bn_after_forward/model.9.cv1.bn."
-        np.testing.assert_allclose(np.asarray(rm.get_value()), reference[after + "running_mean"], rtol=1e-4, atol=1e-5)
-        np.testing.assert_allclose(np.asarray(rv.get_value()), reference[after + "running_var"], rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(
+            np.asarray(rm.get_value()), reference[after + "running_mean"], rtol=1e-4, atol=1e-5
+        )
+        np.testing.assert_allclose(
+            np.asarray(rv.get_value()), reference[after + "running_var"], rtol=1e-4, atol=1e-5
+        )

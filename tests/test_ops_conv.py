@@ -81,7 +81,12 @@ def test_static_output_shape_and_infer_shape():
     Yd = conv2d(Xd, W, stride=2, padding=1)
     assert Yd.type.shape == (None, 32, None, None)
     shape_fn = pytensor.function([Xd, W], Yd.shape, on_unused_input="ignore")
-    assert tuple(shape_fn(np.zeros((3, 16, 65, 33), "float32"), np.zeros((32, 16, 3, 3), "float32"))) == (3, 32, 33, 17)
+    assert tuple(shape_fn(np.zeros((3, 16, 65, 33), "float32"), np.zeros((32, 16, 3, 3), "float32"))) == (
+        3,
+        32,
+        33,
+        17,
+    )
     # the shape graph is answered by infer_shape, not by running the convolution
     assert not any(isinstance(n.op, Conv2d) for n in shape_fn.maker.fgraph.apply_nodes)
 

@@ -88,7 +88,9 @@ def test_upsample_forward_and_block_sum_gradient(scale, mode):
     Y = upsample_nearest(X, scale)
     y, gx = pytensor.function([X, C], [Y, pytensor.grad((Y * C).sum(), X)], mode=MODES[mode])(x, cot)
     np.testing.assert_array_equal(np.asarray(y), x.repeat(sh, axis=2).repeat(sw, axis=3))
-    np.testing.assert_allclose(np.asarray(gx), cot.reshape(2, 3, 5, sh, 4, sw).sum(axis=(3, 5)), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(
+        np.asarray(gx), cot.reshape(2, 3, 5, sh, 4, sw).sum(axis=(3, 5)), rtol=1e-6, atol=1e-6
+    )
 
 
 def test_upsample_static_shape_and_attribute():
@@ -114,7 +116,9 @@ def test_upsample_matches_ultralytics_layer11(reference):
     X = pt.tensor("X", dtype="float32", shape=(None, 256, 10, 10))
     f = pytensor.function([X], upsample_nearest(X, 2), mode="JAX")
     for mode in ("eval", "train"):
-        np.testing.assert_array_equal(np.asarray(f(reference[f"{mode}/layer10"])), reference[f"{mode}/layer11"])
+        np.testing.assert_array_equal(
+            np.asarray(f(reference[f"{mode}/layer10"])), reference[f"{mode}/layer11"]
+        )
 
 
 @pytest.mark.parametrize("mode", list(MODES))
@@ -133,6 +137,7 @@ def test_max_pool_gradients_agree_across_backends_with_many_ties():
     Y = max_pool2d(X, 5, stride=1, padding=2)
     cot = np.random.default_rng(1).normal(size=x.shape).astype("float32")
     grads = [
-        np.asarray(pytensor.function([X], pytensor.grad((Y * cot).sum(), X), mode=m)(x)) for m in MODES.values()
+        np.asarray(pytensor.function([X], pytensor.grad((Y * cot).sum(), X), mode=m)(x))
+        for m in MODES.values()
     ]
     np.testing.assert_allclose(grads[0], grads[1], rtol=1e-6, atol=1e-6)

@@ -19,5 +19,7 @@ def test_verify_grad_float64_all_ops():
     env = {**os.environ, "PYTENSOR_FLAGS": "floatX=float64"}
     proc = subprocess.run([sys.executable, str(WORKER)], env=env, capture_output=True, text=True, timeout=600)
     ok_lines = [line for line in proc.stdout.splitlines() if line.startswith("OK ")]
-    assert proc.returncode == 0, f"gradient check failed after {len(ok_lines)} checks:\n{proc.stdout}\n{proc.stderr[-4000:]}"
+    assert proc.returncode == 0, (
+        f"gradient check failed after {len(ok_lines)} checks:\n{proc.stdout}\n{proc.stderr[-4000:]}"
+    )
     assert len(ok_lines) == EXPECTED_CHECKS, proc.stdout

@@ -30,8 +30,10 @@ def padding_pairs(value, name: str = "padding") -> tuple[tuple[int, int], tuple[
             f"{name}={value!r}: only explicit padding is supported (XLA's 'SAME' pads "
             "stride-2 layers asymmetrically, unlike PyTorch/Ultralytics)"
         )
-    if isinstance(value, (tuple, list)) and len(value) == 2 and all(
-        isinstance(v, (tuple, list)) for v in value
+    if (
+        isinstance(value, (tuple, list))
+        and len(value) == 2
+        and all(isinstance(v, (tuple, list)) for v in value)
     ):
         top_bottom = pair(value[0], f"{name}[0]", 0)
         left_right = pair(value[1], f"{name}[1]", 0)

@@ -46,7 +46,9 @@ def _check_channel_vectors(op_name: str, x, **vectors) -> int | None:
         check_rank(op_name, name, v, 1, "(C,)")
         vc = v.type.shape[0]
         if c is not None and vc is not None and vc != c:
-            raise ValueError(f"{op_name}: {name} has shape {v.type.shape} but x of shape {x.type.shape} has C={c}")
+            raise ValueError(
+                f"{op_name}: {name} has shape {v.type.shape} but x of shape {x.type.shape} has C={c}"
+            )
         c = c if c is not None else vc
     return c
 
@@ -73,7 +75,9 @@ class BatchNormTrain(_BatchNormParams):
             )
         dtype = x.type.dtype
         y = tensor(dtype=dtype, shape=(n, c, h, w))
-        return Apply(self, [x, gamma, beta], [y, tensor(dtype=dtype, shape=(c,)), tensor(dtype=dtype, shape=(c,))])
+        return Apply(
+            self, [x, gamma, beta], [y, tensor(dtype=dtype, shape=(c,)), tensor(dtype=dtype, shape=(c,))]
+        )
 
     def perform(self, node, inputs, outputs):
         x, gamma, beta = inputs
@@ -126,7 +130,9 @@ class BatchNormEval(_BatchNormParams):
         )
         n, _, h, w = x.type.shape
         return Apply(
-            self, [x, gamma, beta, running_mean, running_var], [tensor(dtype=x.type.dtype, shape=(n, c, h, w))]
+            self,
+            [x, gamma, beta, running_mean, running_var],
+            [tensor(dtype=x.type.dtype, shape=(n, c, h, w))],
         )
 
     def perform(self, node, inputs, outputs):

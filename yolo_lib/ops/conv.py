@@ -12,7 +12,6 @@ float64 gradient checks) and a JAX lowering through ``jax.lax.conv_general_dilat
 from __future__ import annotations
 
 import numpy as np
-import pytensor.tensor as pt
 from numpy.lib.stride_tricks import sliding_window_view
 from pytensor.gradient import disconnected_type
 from pytensor.graph.basic import Apply
@@ -61,9 +60,13 @@ class _ConvParams(Op):
         o, cg, kh, kw = w.type.shape
         g = self.groups
         if o is not None and o % g:
-            raise ValueError(f"{name}: output channels {o} (w shape {w.type.shape}) not divisible by groups={g}")
+            raise ValueError(
+                f"{name}: output channels {o} (w shape {w.type.shape}) not divisible by groups={g}"
+            )
         if c is not None and c % g:
-            raise ValueError(f"{name}: input channels {c} (x shape {x.type.shape}) not divisible by groups={g}")
+            raise ValueError(
+                f"{name}: input channels {c} (x shape {x.type.shape}) not divisible by groups={g}"
+            )
         if c is not None and cg is not None and c != cg * g:
             raise ValueError(
                 f"{name}: x has {c} channels (shape {x.type.shape}) but w of shape {w.type.shape} "
@@ -123,14 +126,17 @@ class Conv2dGradInput(_ConvParams):
         (sh, sw), ((t, b), (l, r)), (dh, dw) = self.stride, self.padding, self.dilation
         ho, wo = gy.shape[2:]
         dwin = np.einsum(
-            "ngohw,gocij->ngchwij", gy.reshape(n, g, o // g, ho, wo), w.reshape(g, o // g, cg, kh, kw), optimize=True
+            "ngohw,gocij->ngchwij",
+            gy.reshape(n, g, o // g, ho, wo),
+            w.reshape(g, o // g, cg, kh, kw),
+            optimize=True,
         ).reshape(n, c, ho, wo, kh, kw)
         gxp = np.zeros((n, c, h + t + b, wd + l + r), dtype=node.outputs[0].type.dtype)
         for i in range(kh):  # one strided scatter per kernel tap (kh * kw of them), not per pixel
             for j in range(kw):
-                gxp[:, :, i * dh : i * dh + sh * (ho - 1) + 1 : sh, j * dw : j * dw + sw * (wo - 1) + 1 : sw] += dwin[
-                    ..., i, j
-                ]
+                gxp[
+                    :, :, i * dh : i * dh + sh * (ho - 1) + 1 : sh, j * dw : j * dw + sw * (wo - 1) + 1 : sw
+                ] += dwin[..., i, j]
         outputs[0][0] = np.ascontiguousarray(gxp[:, :, t : t + h, l : l + wd])
 
     def infer_shape(self, fgraph, node, shapes):
@@ -160,7 +166,10 @@ class Conv2dGradWeight(_ConvParams):
         win = self.windows(x, kh, kw)
         n, _, ho, wo = win.shape[:4]
         gw = np.einsum(
-            "ngohw,ngchwij->gocij", gy.reshape(n, g, o // g, ho, wo), win.reshape(n, g, cg, ho, wo, kh, kw), optimize=True
+            "ngohw,ngchwij->gocij",
+            gy.reshape(n, g, o // g, ho, wo),
+            win.reshape(n, g, cg, ho, wo, kh, kw),
+            optimize=True,
         )
         outputs[0][0] = np.ascontiguousarray(gw.reshape(o, cg, kh, kw), dtype=node.outputs[0].type.dtype)
 

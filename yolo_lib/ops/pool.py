@@ -35,7 +35,9 @@ class _PoolParams(Op):
 
     def out_hw(self, h, w):
         (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
-        return (None if h is None else out_len(h, kh, sh, ph)), (None if w is None else out_len(w, kw, sw, pw))
+        return (None if h is None else out_len(h, kh, sh, ph)), (
+            None if w is None else out_len(w, kw, sw, pw)
+        )
 
     def windows(self, x: np.ndarray) -> np.ndarray:
         """x (N, C, H, W) -> windows of the -inf padded input (N, C, Ho, Wo, kh, kw), a view."""
@@ -107,7 +109,9 @@ def _lax_max_pool(op: _PoolParams):
     def pool(x):
         return jax.lax.reduce_window(
             x,
-            np.array(-np.inf, dtype=x.dtype),  # a concrete identity: JAX then uses the differentiable max-pool primitive
+            np.array(
+                -np.inf, dtype=x.dtype
+            ),  # a concrete identity: JAX then uses the differentiable max-pool primitive
             jax.lax.max,
             (1, 1, *op.kernel_size),
             (1, 1, *op.stride),

@@ -21,7 +21,8 @@ from ._tensor import float_inputs
 def _scale_pair(scale) -> tuple[int, int]:
     items = tuple(scale) if isinstance(scale, (tuple, list)) else (scale, scale)
     ok = len(items) == 2 and all(
-        isinstance(s, numbers.Real) and not isinstance(s, bool) and float(s).is_integer() and s >= 1 for s in items
+        isinstance(s, numbers.Real) and not isinstance(s, bool) and float(s).is_integer() and s >= 1
+        for s in items
     )
     if not ok:
         raise ValueError(f"upsample scale must be a positive integer or a pair of them, got {scale!r}")
@@ -68,7 +69,9 @@ class UpsampleNearestGrad(_UpsampleParams):
         sh, sw = self.scale
         for size, s, axis in ((h, sh, "H"), (w, sw, "W")):
             if size is not None and size % s:
-                raise ValueError(f"UpsampleNearestGrad: {axis}={size} of gy shape {gy.type.shape} not divisible by {s}")
+                raise ValueError(
+                    f"UpsampleNearestGrad: {axis}={size} of gy shape {gy.type.shape} not divisible by {s}"
+                )
         shape = (n, c, None if h is None else h // sh, None if w is None else w // sw)
         return Apply(self, [gy], [tensor(dtype=gy.type.dtype, shape=shape)])
 
