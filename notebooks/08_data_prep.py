@@ -194,6 +194,15 @@ assert np.array_equal(b.mask.sum(1), b.n_boxes) and np.all(b.boxes[b.mask == 0] 
 assert np.all((b.boxes >= 0) & (b.boxes <= SIZE))
 
 # %% [markdown]
+# The loss (notebook 07) takes its targets as box centre and size divided by S, and a bool mask:
+# `batch.loss_targets()` converts, in the order of `yolo_lib.loss.detection_loss.target_variables`.
+
+# %%
+gt_boxes, gt_classes, gt_mask = b.loss_targets()
+print("first box, pixels xyxy :", b.boxes[0, 0].round(1), "class", b.classes[0, 0])
+print("first box, loss cxcywh :", gt_boxes[0, 0].round(4), "mask", gt_mask[0, 0])
+
+# %% [markdown]
 # ## How fast?
 #
 # The augmentation is vectorised numpy: with no rotation or shear the affine map is

@@ -140,3 +140,11 @@ def test_worker_processes_give_the_same_batches_as_threads(synthetic, tmp_path):
     with pytest.raises(ValueError, match="opened from a cache folder"):
         from dataclasses import replace
         BatchLoader(replace(ds, root=tmp_path / "nowhere"), 6, processes=2)
+
+
+def test_module_entry_point_runs(tmp_path):
+    import subprocess
+    import sys
+    out = subprocess.run([sys.executable, "-m", "yolo_lib.data", "synthetic", "--out", str(tmp_path), "--train", "2",
+                          "--val", "1", "--quiet"], capture_output=True, text=True, check=True).stdout
+    assert json.loads(out)["splits"]["val"]["images"] == 1
