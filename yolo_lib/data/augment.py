@@ -151,8 +151,8 @@ def random_affine(canvas: np.ndarray, boxes: np.ndarray, classes: np.ndarray, si
     rows, r0, r1 = _axis_index(size, ch, s, shift_y, False)
     cols, c0, c1 = _axis_index(size, cw, s, shift_x, flip)
     out = np.empty((3, size, size), np.uint8) if out is None else out
-    for k in range(3):  # per plane: a row gather (memcpy) then a column gather, into contiguous memory
-        out[k] = canvas[k][rows][:, cols]
+    # a row gather (row memcpy) then a column gather into contiguous memory; indices are clamped
+    np.take(canvas.take(rows, axis=1, mode="clip"), cols, axis=2, out=out, mode="clip")
     if r1 <= r0 or c1 <= c0:
         out[...] = PAD_VALUE
     else:
