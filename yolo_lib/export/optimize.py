@@ -230,7 +230,7 @@ def fuse_conv_bias_add(st: GraphState) -> int:
             if c.size != out_ch or c.ndim > 4 or (c.ndim >= 3 and c.shape[-3] != out_ch) or c.ndim < 3:
                 continue  # only (O,1,1) / (1,O,1,1) channel biases
             bias = st.inits[conv.input[2]] if len(conv.input) > 2 and conv.input[2] else np.zeros(out_ch, w.dtype)
-            name = f"{conv.input[1]}.bias_fused"
+            _, name = _folded_names(st, conv.input[1], consumers)
             st.inits[name] = (bias + c.reshape(-1)).astype(w.dtype)
             del conv.input[2:]
             conv.input.append(name)
@@ -288,6 +288,18 @@ def slices_to_split(st: GraphState) -> int:
     return count
 
 
+def _folded_names(st: GraphState, weight: str, consumers: dict) -> tuple[str, str]:
+    """Names for a Conv's rewritten weight and bias: the parameter's own name when this Conv is
+    its only reader (``model.0.conv.weight`` / ``model.0.conv.bias``, as Ultralytics' export)."""
+    sole = len(consumers.get(weight, [])) == 1 and weight not in st.graph_inputs
+    w_name = weight if sole else f"{weight}.folded"
+    stem = w_name[: -len(".weight")] if w_name.endswith(".weight") else w_name
+    b_name = f"{stem}.bias"
+    while b_name in st.inits and consumers.get(b_name):  # an unread initializer may be replaced
+        b_name += "_"
+    return w_name, b_name
+
+
 def fold_batchnorm(st: GraphState) -> int:
     """Conv(W[, B]) -> BatchNormalization(scale, bias, mean, var) becomes one Conv(W', B')."""
     producers, consumers = st.producers(), st.consumers()
@@ -306,7 +318,7 @@ def fold_batchnorm(st: GraphState) -> int:
         w = st.inits[conv.input[1]]
         bias = st.inits[conv.input[2]].astype("float64") if len(conv.input) > 2 and conv.input[2] else 0.0
         scale = gamma / np.sqrt(var + eps)
-        w_name, b_name = f"{conv.input[1]}.bn_folded", f"{conv.input[1]}.bn_folded_bias"
+        w_name, b_name = _folded_names(st, conv.input[1], consumers)
         st.inits[w_name] = (w.astype("float64") * scale[:, None, None, None]).astype(w.dtype)
         st.inits[b_name] = ((bias - mean) * scale + beta).astype(w.dtype)
         del conv.input[1:]
