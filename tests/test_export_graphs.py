@@ -67,6 +67,14 @@ def test_broadcasting_and_mixed_dtypes():
     assert_parity([x, i], [x * i, x + 1, x[:, :, None, :] * x[:, :, :, None]], [xv, iv])
 
 
+def test_integer_division_and_fill():
+    i = pt.vector("i", dtype="int64")
+    x = pt.vector("x")
+    iv = np.array([-7, -3, 0, 4, 9], dtype="int64")
+    xv = np.array([-2.5, -1.0, 0.0, 1.5, 7.0], dtype="float32")
+    assert_parity([i, x], [i // 3, x // 2, pt.fill(x, 3.0), i % 4 + pt.cast(x > 0, "int64"), x % 2], [iv, xv])
+
+
 def test_layout_ops_match_pytensor():
     x = pt.tensor4("x", shape=(None, 6, 4, 5))
     xv = RNG.normal(size=(2, 6, 4, 5)).astype("float32")

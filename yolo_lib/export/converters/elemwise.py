@@ -133,3 +133,12 @@ def _second(scalar_op, node, b, inputs):
     zero = b.const(np.zeros((), dtype=node.outputs[0].type.dtype), "zero")
     zeros_like_a = b.node("Mul", [inputs[0], zero])[0]
     return b.node("Add", [zeros_like_a, inputs[1]], hint=_hint(node, "fill"))[0]
+
+
+@scalar_converter.register(ps.Mod)
+def _mod(scalar_op, node, b, inputs):
+    """Python's modulo (sign of the divisor): ONNX Mod fmod=0 for integers, a - floor(a/b)*b for floats."""
+    if np.issubdtype(np.dtype(node.outputs[0].type.dtype), np.integer):
+        return b.node("Mod", inputs, hint=_hint(node, "mod"), fmod=0)[0]
+    floored = b.node("Floor", b.node("Div", inputs))[0]
+    return b.node("Sub", [inputs[0], b.node("Mul", [floored, inputs[1]])[0]], hint=_hint(node, "mod"))[0]
