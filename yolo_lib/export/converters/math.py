@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytensor.scalar.basic as ps
 from pytensor.tensor.blockwise import Blockwise
 from pytensor.tensor.elemwise import CAReduce
@@ -13,6 +12,7 @@ from yolo_lib.export.registry import UnsupportedOpError, describe_node, onnx_con
 
 _REDUCE_OPS = {ps.Add: "ReduceSum", ps.Mul: "ReduceProd", ps.ScalarMaximum: "ReduceMax",
                ps.Maximum: "ReduceMax", ps.ScalarMinimum: "ReduceMin", ps.Minimum: "ReduceMin"}
+_BOOL_REDUCE_OPS = {ps.AND: "ReduceMin", ps.OR: "ReduceMax"}  # all / any over 0/1 integers
 
 
 def _hint(node, default):
@@ -30,9 +30,8 @@ def _careduce(op, node, b):
     out_dtype = node.outputs[0].type.dtype
     axes = _axes(op, x.type.ndim)
     scalar = type(op.scalar_op)
-    if scalar in (ps.AND, ps.OR):
-        as_int = b.input_as(x, "int32")
-        red = b.axes_input_or_attr("ReduceMin" if scalar is ps.AND else "ReduceMax", as_int, axes, keepdims=0)
+    if scalar in _BOOL_REDUCE_OPS:
+        red = b.axes_input_or_attr(_BOOL_REDUCE_OPS[scalar], b.input_as(x, "int32"), axes, keepdims=0)
         return b.node("Cast", [red], hint=_hint(node, "reduce_bool"), to=9)
     if scalar not in _REDUCE_OPS:
         raise UnsupportedOpError(f"no ONNX reduction for {scalar.__name__} in {describe_node(node, b.position)}")
