@@ -184,3 +184,24 @@ def test_chain_of_all_ops_with_unknown_batch_trains_in_jax():
     results = [[np.asarray(v) for v in pytensor.function([X, W], outs, mode=m)(x, w)] for m in MODES.values()]
     for jax_value, perform_value in zip(*results):
         np.testing.assert_allclose(jax_value, perform_value, rtol=1e-4, atol=1e-4)
+
+
+def test_gradients_keep_the_input_dtype_when_the_cotangent_is_float64():
+    """A stray float64 upstream gradient must not promote float32 parameters' gradients."""
+    from yolo_lib.ops import batch_norm_eval, batch_norm_train, max_pool2d, upsample_nearest
+
+    x = pt.tensor("x", dtype="float32", shape=(2, 4, 8, 8))
+    w = pt.tensor("w", dtype="float32", shape=(4, 4, 3, 3))
+    v = pt.tensor("v", dtype="float32", shape=(4,))
+    outputs = {
+        "conv2d": conv2d(x, w, stride=2, padding=1),
+        "max_pool2d": max_pool2d(x, 3, 2, 1),
+        "upsample_nearest": upsample_nearest(x, 2),
+        "batch_norm_train": batch_norm_train(x, v, v)[0],
+        "batch_norm_eval": batch_norm_eval(x, v, v, v, v),
+    }
+    for name, y in outputs.items():
+        c64 = pt.tensor("c64", dtype="float64", shape=y.type.shape)
+        wrt = [x, w] if name == "conv2d" else [x, v] if name.startswith("batch") else [x]
+        grads = pytensor.grad((y * c64).sum(), wrt)
+        assert [g.type.dtype for g in grads] == ["float32"] * len(wrt), name
