@@ -101,3 +101,13 @@ def test_command_line(tmp_path, shared, capsys):
     assert summary["opset"] == 18 and summary["nodes"] == sum(summary["nodes_by_op"].values()) <= 320
     assert summary["file_size_bytes"] == out.stat().st_size
     assert summary["parity"]["vs_reference"]["ok"] and summary["parity"]["vs_pytensor"]["ok"]
+
+
+def test_command_line_refuses_bad_arguments(shared, tmp_path):
+    weights = str(shared / "fixtures" / "yolo11n_nc2_320.npz")
+    with pytest.raises(SystemExit, match="multiple of 32"):
+        export_main([weights, "--imgsz", "100", "--out", str(tmp_path / "x.onnx")])
+    with pytest.raises(SystemExit, match="names"):
+        export_main([weights, "--names", "a,b,c", "--out", str(tmp_path / "x.onnx")])
+    with pytest.raises(SystemExit, match="no weights file"):
+        export_main([str(tmp_path / "missing.npz")])

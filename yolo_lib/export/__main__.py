@@ -38,10 +38,13 @@ def main(argv=None) -> int:
     from yolo_lib.export.yolo import export_yolo, image_size
     from yolo_lib.weights import model_from_state_dict, read_npz
 
-    imgsz = image_size(args.imgsz[0] if len(args.imgsz) == 1 else args.imgsz)
-    model = model_from_state_dict(read_npz(args.weights))
-    names = [n.strip() for n in args.names.split(",")] if args.names else None
-    onnx_model = export_yolo(model, imgsz, opset=args.opset, names=names)
+    try:  # bad sizes, names or state dicts: one clear line, not a traceback
+        imgsz = image_size(args.imgsz[0] if len(args.imgsz) == 1 else args.imgsz)
+        model = model_from_state_dict(read_npz(args.weights))
+        names = [n.strip() for n in args.names.split(",")] if args.names else None
+        onnx_model = export_yolo(model, imgsz, opset=args.opset, names=names)
+    except ValueError as e:
+        raise SystemExit(f"error: {e}") from None
     out = args.out or Path(args.weights.stem + ".onnx")
     out.parent.mkdir(parents=True, exist_ok=True)
     onnx.save(onnx_model, str(out))
