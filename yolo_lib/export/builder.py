@@ -68,7 +68,7 @@ class OnnxGraphBuilder:
         return self._static.get(var)
 
     def name(self, var) -> str:
-        """ONNX name of a PyTensor variable; constants and shared variables become initializers."""
+        """ONNX name of a PyTensor variable; a constant becomes an initializer on first use."""
         if var in self._names:
             return self._names[var]
         static = self.static_value(var)
