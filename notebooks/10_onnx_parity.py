@@ -147,10 +147,12 @@ print("metadata:", {k: info["metadata"][k] for k in ("names", "stride", "strides
 # ## Our graph beside Ultralytics'
 #
 # Ultralytics exported exactly these weights with PyTorch's exporter plus onnxslim. Same
-# network, so mostly the same operators: 88 vs 87 `Conv` (they compute the DFL expectation as a
-# 1x1 convolution, we as a `MatMul`), one `Sigmoid` + `Mul` per SiLU, `Split` for the C3k2
-# channel split. One deliberate difference: their DFL `Softmax` runs over axis 1 of a
-# transposed tensor, ours over the **last** axis, which the WebGPU runtime needs.
+# network, so mostly the same operators: one `Sigmoid` + `Mul` per SiLU, a `Split` for every
+# C3k2 channel split. The small differences: they have 88 `Conv` to our 87 because they compute
+# the DFL expectation as a 1x1 convolution, we as a `MatMul`; they cut the DFL distances into
+# (left, top) and (right, bottom) with two `Slice`s, our pass turned the same cut into one
+# `Split`. And one deliberate difference: their DFL `Softmax` runs over axis 1 of a transposed
+# tensor, ours over the **last** axis, which the WebGPU runtime needs.
 
 # %%
 ours_hist = op_histogram(onnx_model)
