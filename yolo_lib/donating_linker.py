@@ -42,6 +42,7 @@ class DonatingJAXLinker(JAXLinker):
         return call_with_static_shapes
 
 
-def donating_jax_mode() -> Mode:
-    """The JAX mode (same rewrites: ``fast_run`` + ``jax``) with :class:`DonatingJAXLinker`."""
-    return Mode(linker=DonatingJAXLinker(), optimizer=RewriteDatabaseQuery(include=["fast_run", "jax"]))
+def donating_jax_mode(include=("fast_run", "jax"), exclude=()) -> Mode:
+    """A JAX mode with :class:`DonatingJAXLinker`; by default the rewrites of ``mode="JAX"``
+    (``fast_run`` + ``jax``); ``include``/``exclude`` select other rewrite tags."""
+    return Mode(linker=DonatingJAXLinker(), optimizer=RewriteDatabaseQuery(include=list(include), exclude=list(exclude)))

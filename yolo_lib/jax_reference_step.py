@@ -1,7 +1,8 @@
 """A pure-JAX training step made from the same forward + loss graph, for benchmarks and cross-checks.
 
 The PyTensor graph of the train-mode forward and the detection loss (parameters and BN buffers
-turned into explicit inputs) is rewritten like ``mode="JAX"`` and lowered with PyTensor's
+turned into explicit inputs) is rewritten with the same rewrites as the train step
+(:data:`yolo_lib.train_step.STEP_REWRITES`) and lowered with PyTensor's
 ``jax_funcify``; JAX then differentiates it with ``jax.value_and_grad`` (instead of PyTensor's
 symbolic gradient) and the SGD update of :mod:`yolo_lib.train_step` is written in ``jax.numpy``.
 The whole step is jitted with parameters, momentum buffers and BN buffers donated.
@@ -16,13 +17,15 @@ from __future__ import annotations
 import numpy as np
 import pytensor
 import pytensor.tensor as pt
-from pytensor.compile.mode import get_mode
+from pytensor.compile.mode import Mode
+from pytensor.graph import RewriteDatabaseQuery
+from pytensor.link.jax.linker import JAXLinker
 from pytensor.gradient import DisconnectedGrad, ZeroGrad
 from pytensor.graph.replace import clone_replace
 from pytensor.link.jax.dispatch import jax_funcify
 
 from yolo_lib.loss import DenseTargets, detection_loss, target_variables
-from yolo_lib.train_step import SGDConfig, is_bias, is_decayed
+from yolo_lib.train_step import STEP_REWRITES, SGDConfig, is_bias, is_decayed
 
 
 @jax_funcify.register(DisconnectedGrad)
@@ -56,7 +59,7 @@ class JaxReferenceStep:
         outputs = clone_replace([loss.total, loss.items, *(new for _, new in out.updates)], replace=as_inputs)
         graph_fn = pytensor.function(
             [*(as_inputs[s] for s in shared), *(as_inputs[s] for s in bn_shared), images, *targets], outputs,
-            mode=get_mode("JAX").excluding("local_view_op"),
+            mode=Mode(linker=JAXLinker(), optimizer=RewriteDatabaseQuery(include=list(STEP_REWRITES), exclude=["local_view_op"])),
         )
         forward_loss = jax_funcify(graph_fn.maker.fgraph)
 
@@ -84,10 +87,16 @@ class JaxReferenceStep:
             return new_params, new_moms, list(new_bn), total, items
 
         self._step = jax.jit(step, donate_argnums=(0, 1, 2))
+        self._value_and_grad = jax.jit(value_and_grad)
         self.params = [jnp.asarray(s.get_value()) for s in shared]
         self.momentum_buffers = [jnp.zeros_like(p) for p in self.params]
         self.bn = [jnp.asarray(s.get_value()) for s in bn_shared]
         self.bn_names = [s.name for s in bn_shared]
+
+    def gradients(self, images: np.ndarray, targets: DenseTargets) -> dict:
+        """Gradient of the loss total w.r.t. every parameter at the current state (no update)."""
+        _, grads = self._value_and_grad(self.params, self.bn, np.asarray(images, np.float32), *targets.as_inputs())
+        return {n: np.asarray(g) for n, g in zip(self.names, grads)}
 
     def __call__(self, images: np.ndarray, targets: DenseTargets, lr: float,
                  bias_lr: float | None = None, momentum: float | None = None) -> dict:

@@ -30,6 +30,7 @@ CHECK_GROUPS: list[str] = [
     "yolo_lib.parity:weights_checks",
     "yolo_lib.parity:eval_checks",
     "yolo_lib.parity:train_checks",
+    "yolo_lib.loss.parity_checks:parity_group",
 ]
 
 #: Tolerances of shared/fixtures/README.md (float32 on a CPU).

@@ -22,9 +22,10 @@ LEVELS = ("P3", "P4", "P5")
 
 
 class Check(NamedTuple):
-    """One parity comparison: ``error <= tolerance`` passes."""
+    """One parity comparison: ``error <= tolerance`` passes; ``metric`` says what ``error`` is."""
 
     name: str
+    metric: str
     error: float
     tolerance: float
 
@@ -51,16 +52,16 @@ def loss_checks(ref: Mapping[str, np.ndarray], mode: str) -> list[Check]:
     total_ref = float(ref[f"{mode}/loss_total_backward"].reshape(()))
     fg_ref = ref[f"{mode}/tal_fg_mask"]
     return [
-        Check(f"{mode}/tal_fg_mask mismatches", float(np.sum(ours["fg_mask"] != fg_ref)), 0.0),
-        Check(f"{mode}/tal_target_gt_idx mismatches (positives)",
+        Check(f"{mode}/tal_fg_mask", "mismatches", float(np.sum(ours["fg_mask"] != fg_ref)), 0.0),
+        Check(f"{mode}/tal_target_gt_idx", "mismatches_on_positives",
               float(np.sum((ours["gt_idx"] != ref[f"{mode}/tal_target_gt_idx"]) & fg_ref)), 0.0),
-        Check(f"{mode}/tal_labels mismatches (positives)",
+        Check(f"{mode}/tal_labels", "mismatches_on_positives",
               float(np.sum((ours["labels"] != ref[f"{mode}/tal_labels"]) & fg_ref)), 0.0),
-        Check(f"{mode}/tal_target_bboxes max abs px", float(np.abs(ours["boxes"] - ref[f"{mode}/tal_target_bboxes"]).max()), BOX_ATOL),
-        Check(f"{mode}/tal_target_scores max abs", float(np.abs(ours["scores"] - ref[f"{mode}/tal_target_scores"]).max()), SCORE_ATOL),
-        *(Check(f"{mode}/loss_items[{name}] rel", float(abs(ours["items"][i] / items_ref[i] - 1)), LOSS_RTOL)
+        Check(f"{mode}/tal_target_bboxes", "max_abs_diff_px", float(np.abs(ours["boxes"] - ref[f"{mode}/tal_target_bboxes"]).max()), BOX_ATOL),
+        Check(f"{mode}/tal_target_scores", "max_abs_diff", float(np.abs(ours["scores"] - ref[f"{mode}/tal_target_scores"]).max()), SCORE_ATOL),
+        *(Check(f"{mode}/loss_items/{name}", "rel_diff", float(abs(ours["items"][i] / items_ref[i] - 1)), LOSS_RTOL)
           for i, name in enumerate(("box", "cls", "dfl"))),
-        Check(f"{mode}/loss_total_backward rel", float(abs(float(ours["total"]) / total_ref - 1)), LOSS_RTOL),
+        Check(f"{mode}/loss_total_backward", "rel_diff", float(abs(float(ours["total"]) / total_ref - 1)), LOSS_RTOL),
     ]
 
 
@@ -91,9 +92,9 @@ def gradient_checks(ref: Mapping[str, np.ndarray], step_output: dict | None = No
         model, _, step_output = fixture_train_step(ref)
     grads = step_output["gradients"]
     total_ref = float(ref["train/loss_total_backward"].reshape(()))
-    checks = [Check("train/loss_total_backward from images rel", abs(step_output["total"] / total_ref - 1), LOSS_RTOL)]
+    checks = [Check("train_step/loss_total_backward", "rel_diff", abs(step_output["total"] / total_ref - 1), LOSS_RTOL)]
     missing = [k for k in ref if k.startswith("grad/") and k[5:] not in grads]
-    checks.append(Check("parameters missing for grad/* keys", float(len(missing)), 0.0))
+    checks.append(Check("grad/keys_without_parameter", "count", float(len(missing)), 0.0))
     # A few gradients are zero in exact arithmetic (a per-channel constant that a later train-mode
     # BatchNorm subtracts again, e.g. the biases of the BNs inside C2PSA): the reference holds
     # float noise of norm ~1e-8 there. Their error is measured against ZERO_FLOOR * the global norm.
@@ -101,9 +102,36 @@ def gradient_checks(ref: Mapping[str, np.ndarray], step_output: dict | None = No
     for name, g in grads.items():
         g_ref = ref[f"grad/{name}"].astype(np.float64)
         scale = max(np.linalg.norm(g_ref), ZERO_FLOOR * global_norm)
-        checks.append(Check(f"grad/{name} rel norm", float(np.linalg.norm(g - g_ref) / scale), GRAD_RTOL))
+        checks.append(Check(f"grad/{name}", "rel_norm_diff", float(np.linalg.norm(g - g_ref) / scale), GRAD_RTOL))
     for key in (k for k in ref if k.startswith("train/bn_after_forward/")):
         buf_ref = ref[key]
         ours = np.asarray(model.buffers[key[len("train/bn_after_forward/"):]].get_value())
-        checks.append(Check(f"{key} max abs / max |ref|", float(np.abs(ours - buf_ref).max() / np.abs(buf_ref).max()), 1e-4))
+        checks.append(Check(f"train_step/{key}", "max_abs_diff/max_abs_ref", float(np.abs(ours - buf_ref).max() / np.abs(buf_ref).max()), 1e-4))
     return checks
+
+
+def parity_group(case) -> list:
+    """Check group for ``python -m yolo_lib.parity``: assigner and loss on the reference head
+    outputs (each mode with ``tal_*`` / ``loss_*`` keys), then one training step from the images
+    for the loss total and every ``grad/*`` key. Takes a :class:`yolo_lib.parity.ParityCase`."""
+    from yolo_lib import parity
+
+    def convert(c: Check):
+        return parity.Check(c.name, c.metric, c.error, c.tolerance, c.passed)
+
+    out = []
+    for mode in ("eval", "train"):
+        if not (case.has(f"{mode}/loss_items") or case.has(f"{mode}/tal_")):
+            continue
+        if not all(case.has(f"{mode}/{kind}_raw_{p}") for kind in ("box", "cls") for p in LEVELS):
+            out.append(parity.failed(f"{mode}/loss", "the reference has no raw head outputs for this mode"))
+        elif not case.has("input/targets_bidx_cls_xywhn"):
+            out.append(parity.failed(f"{mode}/loss", "the reference has no input/targets_bidx_cls_xywhn"))
+        else:
+            out += [convert(c) for c in loss_checks(case.ref, mode)]
+    if case.has("grad/"):
+        if case.model is None:
+            out.append(parity.failed("grad", case.import_error))
+        else:  # BN statistics after the forward are checked by the train group already
+            out += [convert(c) for c in gradient_checks(case.ref) if not c.name.startswith("train_step/train/bn")]
+    return out
