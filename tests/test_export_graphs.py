@@ -167,3 +167,10 @@ def test_static_shape_arithmetic_is_folded():
     model = assert_parity([x], [out], [RNG.normal(size=(3, 2, 4, 4)).astype("float32")],
                           dynamic_axes={"x": {0: "batch"}})
     assert sorted(ops_of(model)) == ["Reshape", "Sigmoid"]
+
+
+def test_tensors_built_from_runtime_shapes():
+    x = pt.matrix("x")
+    xv = RNG.normal(size=(4, 3)).astype("float32")
+    outs = [pt.arange(x.shape[0], dtype="float32") + 0.5, pt.alloc(np.float32(2), x.shape[0], 3) * x]
+    assert_parity([x], outs, [xv], dynamic_axes={"x": {0: "n"}})

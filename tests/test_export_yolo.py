@@ -111,3 +111,15 @@ def test_command_line_refuses_bad_arguments(shared, tmp_path):
         export_main([weights, "--names", "a,b,c", "--out", str(tmp_path / "x.onnx")])
     with pytest.raises(SystemExit, match="no weights file"):
         export_main([str(tmp_path / "missing.npz")])
+
+
+def test_dynamic_image_size():
+    """``dynamic_size=True``: one file for any multiple of 32, anchors computed in the graph."""
+    model = build_yolo11("n", nc=3, seed=2)
+    exported = export_yolo(model, 320, dynamic_size=True)
+    dims = [d.dim_param or d.dim_value for d in exported.graph.input[0].type.tensor_type.shape.dim]
+    assert dims == ["batch", 3, "height", "width"]
+    rng = np.random.default_rng(2)
+    for hw in ((64, 96), (96, 64)):
+        figures = parity_vs_pytensor(exported, model, rng.random((1, 3, *hw), dtype=np.float32))
+        assert figures["max_rel"] <= PYTENSOR_REL_TOL, (hw, figures)

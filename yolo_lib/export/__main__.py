@@ -24,6 +24,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--out", type=Path, help="output .onnx (default: <weights stem>.onnx in the current folder)")
     p.add_argument("--imgsz", type=int, nargs="+", default=[320], help="H [W], multiples of 32 (default 320)")
     p.add_argument("--opset", type=int, default=18, choices=(17, 18))
+    p.add_argument("--dynamic-size", action="store_true",
+                   help="dynamic image height/width too (default: only the batch axis is dynamic)")
     p.add_argument("--names", help="comma-separated class names (default: 0, 1, ...)")
     p.add_argument("--parity-batch", type=int, default=1,
                    help="images for the PyTensor parity check (0 skips it; about seconds per image)")
@@ -42,7 +44,7 @@ def main(argv=None) -> int:
         imgsz = image_size(args.imgsz[0] if len(args.imgsz) == 1 else args.imgsz)
         model = model_from_state_dict(read_npz(args.weights))
         names = [n.strip() for n in args.names.split(",")] if args.names else None
-        onnx_model = export_yolo(model, imgsz, opset=args.opset, names=names)
+        onnx_model = export_yolo(model, imgsz, opset=args.opset, names=names, dynamic_size=args.dynamic_size)
     except ValueError as e:
         raise SystemExit(f"error: {e}") from None
     out = args.out or Path(args.weights.stem + ".onnx")

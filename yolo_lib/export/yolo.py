@@ -61,18 +61,26 @@ def yolo_metadata(model, imgsz, names=None, opset: int = 18) -> dict[str, str]:
         "names": str(class_names(model, names)),
         "channels": "3",
         "end2end": "False",
-        "args": str({"batch": 1, "dynamic": True, "opset": opset, "nms": False}),
     }
 
 
-def export_yolo(model, imgsz=320, opset: int = 18, names=None) -> onnx.ModelProto:
-    """ONNX ModelProto of ``model``'s eval-mode inference at ``imgsz`` with a dynamic batch axis."""
+def export_yolo(model, imgsz=320, opset: int = 18, names=None, dynamic_size: bool = False) -> onnx.ModelProto:
+    """ONNX ModelProto of ``model``'s eval-mode inference at ``imgsz`` with a dynamic batch axis.
+
+    With ``dynamic_size`` the image height and width are dynamic too (any multiple of 32; the
+    anchor grid is then computed in the graph, which costs some nodes); ``imgsz`` is only
+    recorded in the metadata as the nominal size.
+    """
     h, w = image_size(imgsz)
-    x = pt.tensor4(INPUT_NAME, shape=(None, 3, h, w), dtype="float32")
+    shape = (None, 3, None, None) if dynamic_size else (None, 3, h, w)
+    x = pt.tensor4(INPUT_NAME, shape=shape, dtype="float32")
+    in_axes = {0: "batch", 2: "height", 3: "width"} if dynamic_size else {0: "batch"}
+    out_axes = {0: "batch", 2: "anchors"} if dynamic_size else {0: "batch"}
+    metadata = yolo_metadata(model, (h, w), names, opset)
+    metadata["args"] = str({"batch": 1, "dynamic": True, "dynamic_size": dynamic_size, "opset": opset, "nms": False})
     return export_graph(
         [x], [model.inference(x)], [INPUT_NAME], [OUTPUT_NAME],
-        dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}},
-        opset=opset, metadata=yolo_metadata(model, (h, w), names, opset),
+        dynamic_axes={INPUT_NAME: in_axes, OUTPUT_NAME: out_axes}, opset=opset, metadata=metadata,
     )
 
 
