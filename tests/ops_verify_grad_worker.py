@@ -22,6 +22,8 @@ from yolo_lib.ops import (
     Conv2dGradInput,
     Conv2dGradWeight,
     MaxPool2d,
+    MaxPool2dGrad,
+    MaxPool2dSelect,
     UpsampleNearest,
     UpsampleNearestGrad,
 )
@@ -94,6 +96,13 @@ def main() -> int:
         # distinct values, so no two window elements tie within the finite-difference step
         x = RNG.permutation(np.prod(xs)).reshape(xs) * 0.1 - 3.0
         check(f"MaxPool2d[{name}]", lambda a: MaxPool2d(k, s, p)(a), [x])
+    # second order: MaxPool2dGrad is linear in gy; its transpose is MaxPool2dSelect
+    xs, k, s, p = POOL["k3_s2_p1"]
+    x = RNG.permutation(np.prod(xs)).reshape(xs) * 0.1 - 3.0
+    gy = RNG.normal(size=MaxPool2d(k, s, p)(x).eval().shape)
+    check("MaxPool2dGrad[second order]", lambda g: MaxPool2dGrad(k, s, p)(x, g), [gy])
+    check("MaxPool2dGrad[JAX float64]", lambda g: MaxPool2dGrad(k, s, p)(x, g), [gy], mode="JAX")
+    check("MaxPool2dSelect", lambda v: MaxPool2dSelect(k, s, p)(x, v), [RNG.normal(size=xs)])
     check(
         "MaxPool2d[JAX float64]",
         lambda a: MaxPool2d(3, 2, 1)(a),

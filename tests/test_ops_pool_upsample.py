@@ -141,3 +141,19 @@ def test_max_pool_gradients_agree_across_backends_with_many_ties():
         for m in MODES.values()
     ]
     np.testing.assert_allclose(grads[0], grads[1], rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("mode", list(MODES))
+def test_max_pool_select_reads_values_at_the_arg_max(mode):
+    """MaxPool2dSelect (used by second-order gradients) == the max pool's jvp in direction v."""
+    from yolo_lib.ops import MaxPool2dSelect
+
+    shape, kernel, stride, padding = POOLS["nonsquare_asym_pad"]
+    op = MaxPool2dSelect(kernel, stride, padding)
+    x = np.random.default_rng(0).normal(size=shape).astype("float32")
+    v = np.random.default_rng(1).normal(size=shape).astype("float32")
+    ref = jax.jvp(lambda a: lax_max_pool(a, op.kernel_size, op.stride, op.padding), (x,), (v,))[1]
+    X, V = (pt.tensor(dtype="float32", shape=(None, shape[1], None, None)) for _ in range(2))
+    np.testing.assert_array_equal(
+        np.asarray(pytensor.function([X, V], op(X, V), mode=MODES[mode])(x, v)), ref
+    )

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 WORKER = Path(__file__).with_name("ops_verify_grad_worker.py")
-EXPECTED_CHECKS = 5 * 3 + 1 + 3 + 1 + 2 * 2 + 3 + 1 + 5  # conv, pool, upsample, BN, unknown-shape checks
+EXPECTED_CHECKS = 5 * 3 + 1 + 3 + 3 + 1 + 2 * 2 + 3 + 1 + 5  # conv, pool, upsample, BN, unknown-shape checks
 
 
 def test_verify_grad_float64_all_ops():

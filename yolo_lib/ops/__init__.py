@@ -3,7 +3,7 @@
 All image tensors are NCHW; weights are OIHW. See each module for the exact semantics:
 
 * :mod:`.conv`: ``conv2d`` / ``Conv2d`` (+ ``Conv2dGradInput``, ``Conv2dGradWeight``)
-* :mod:`.pool`: ``max_pool2d`` / ``MaxPool2d`` (+ ``MaxPool2dGrad``), -inf padding
+* :mod:`.pool`: ``max_pool2d`` / ``MaxPool2d`` (+ ``MaxPool2dGrad``, ``MaxPool2dSelect``), -inf padding
 * :mod:`.upsample`: ``upsample_nearest`` / ``UpsampleNearest`` (+ ``UpsampleNearestGrad``)
 * :mod:`.batchnorm`: ``batch_norm_train`` / ``BatchNormTrain``, ``batch_norm_eval`` /
   ``BatchNormEval``, ``running_stat_updates`` (eps 1e-3, momentum 0.03 as in Ultralytics)
@@ -32,7 +32,7 @@ from .batchnorm import (
     running_stat_updates,
 )
 from .conv import Conv2d, Conv2dGradInput, Conv2dGradWeight, conv2d
-from .pool import MaxPool2d, MaxPool2dGrad, max_pool2d
+from .pool import MaxPool2d, MaxPool2dGrad, MaxPool2dSelect, max_pool2d
 from .upsample import UpsampleNearest, UpsampleNearestGrad, upsample_nearest
 
 __all__ = [
@@ -43,6 +43,7 @@ __all__ = [
     "Conv2dGradWeight",
     "MaxPool2d",
     "MaxPool2dGrad",
+    "MaxPool2dSelect",
     "UpsampleNearest",
     "UpsampleNearestGrad",
     "batch_norm_eval",

@@ -3,15 +3,15 @@
 ``MaxPool2d(x) -> y``: x (N, C, H, W) -> (N, C, Ho, Wo), ``Ho = (H + top + bottom - kh) // sh + 1``.
 Padding uses -inf, so a padded border never wins over a negative input value. The gradient Op
 ``MaxPool2dGrad(x, gy) -> gx`` routes each output gradient to the arg-max of its window (the
-first one on ties) and sums where windows overlap. JAX lowering: ``lax.reduce_window`` and its
-vjp (``select_and_scatter_add``).
+first one on ties) and sums where windows overlap; its own gradient uses ``MaxPool2dSelect``
+(read a tensor at each window's arg-max). JAX lowering: ``lax.reduce_window``, its vjp
+(``select_and_scatter_add``) and its jvp.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
-from pytensor.gradient import grad_not_implemented
 from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
 from pytensor.link.jax.dispatch import jax_funcify
@@ -45,6 +45,19 @@ class _PoolParams(Op):
         xp = np.pad(x, ((0, 0), (0, 0), (t, b), (l, r)), constant_values=-np.inf)
         return sliding_window_view(xp, self.kernel_size, axis=(2, 3))[:, :, ::sh, ::sw]
 
+    def argmax_index(self, x: np.ndarray) -> np.ndarray:
+        """(N, C, Ho, Wo) flat index, into the padded (N, C, H + t + b, W + l + r) array, of each
+        window's maximum (the first one, row-major, on ties, as in PyTorch)."""
+        n, c, h, w = x.shape
+        (kh, kw), (sh, sw), ((t, b), (l, r)) = self.kernel_size, self.stride, self.padding
+        win = self.windows(x)
+        ho, wo = win.shape[2:4]
+        arg = win.reshape(n, c, ho, wo, kh * kw).argmax(axis=-1)
+        hp, wp = h + t + b, w + l + r
+        rows = np.arange(ho)[:, None] * sh + arg // kw
+        cols = np.arange(wo)[None, :] * sw + arg % kw
+        return np.arange(n * c).reshape(n, c, 1, 1) * (hp * wp) + rows * wp + cols
+
 
 class MaxPool2d(_PoolParams):
     """y = max over each (kh, kw) window: x (N, C, H, W) -> (N, C, Ho, Wo)."""
@@ -77,15 +90,9 @@ class MaxPool2dGrad(_PoolParams):
     def perform(self, node, inputs, outputs):
         x, gy = inputs
         n, c, h, w = x.shape
-        (kh, kw), (sh, sw), ((t, b), (l, r)) = self.kernel_size, self.stride, self.padding
-        win = self.windows(x)
-        ho, wo = win.shape[2:4]
-        arg = win.reshape(n, c, ho, wo, kh * kw).argmax(axis=-1)
+        ((t, b), (l, r)) = self.padding
         hp, wp = h + t + b, w + l + r
-        rows = np.arange(ho)[:, None] * sh + arg // kw
-        cols = np.arange(wo)[None, :] * sw + arg % kw
-        plane = np.arange(n * c).reshape(n, c, 1, 1) * (hp * wp)
-        gxp = np.bincount((plane + rows * wp + cols).ravel(), weights=gy.ravel(), minlength=n * c * hp * wp)
+        gxp = np.bincount(self.argmax_index(x).ravel(), weights=gy.ravel(), minlength=n * c * hp * wp)
         gx = gxp.reshape(n, c, hp, wp)[:, :, t : t + h, l : l + w]
         outputs[0][0] = np.ascontiguousarray(gx, dtype=node.outputs[0].type.dtype)
 
@@ -94,8 +101,36 @@ class MaxPool2dGrad(_PoolParams):
 
     def pullback(self, inputs, outputs, cotangents):
         x, gy = inputs
-        # piecewise constant in x; second order through gy is not needed for training
-        return [zeros_like(x), grad_not_implemented(self, 1, gy, "second-order max-pool gradient")]
+        (ggx,) = cotangents
+        # piecewise constant in x; linear in gy, its transpose reads ggx at each window's arg-max
+        return [zeros_like(x), MaxPool2dSelect(**self.params())(x, ggx)]
+
+
+class MaxPool2dSelect(_PoolParams):
+    """v (N, C, H, W) read at the arg-max of each max-pool window of x -> (N, C, Ho, Wo).
+
+    The transpose of ``MaxPool2dGrad`` in its second argument (second-order max-pool gradients).
+    """
+
+    def make_node(self, x, v):
+        x, v = float_inputs(x, v)
+        n, c, h, w = x.type.shape
+        return Apply(self, [x, v], [tensor(dtype=x.type.dtype, shape=(n, c, *self.out_hw(h, w)))])
+
+    def perform(self, node, inputs, outputs):
+        x, v = inputs
+        ((t, b), (l, r)) = self.padding
+        vp = np.pad(v, ((0, 0), (0, 0), (t, b), (l, r)))
+        selected = vp.ravel()[self.argmax_index(x)]
+        outputs[0][0] = np.ascontiguousarray(selected, dtype=node.outputs[0].type.dtype)
+
+    def infer_shape(self, fgraph, node, shapes):
+        n, c, h, w = shapes[0]
+        return [(n, c, *self.out_hw(h, w))]
+
+    def pullback(self, inputs, outputs, cotangents):
+        x, v = inputs
+        return [zeros_like(x), MaxPool2dGrad(**self.params())(x, cotangents[0])]
 
 
 def max_pool2d(x, kernel_size, stride=None, padding=0):
@@ -136,3 +171,16 @@ def _jax_max_pool2d_grad(op, node=None, **kwargs):
         return jax.vjp(pool, x)[1](gy)[0]
 
     return grad
+
+
+@jax_funcify.register(MaxPool2dSelect)
+def _jax_max_pool2d_select(op, node=None, **kwargs):
+    import jax
+
+    pool = _lax_max_pool(op)
+
+    def select(x, v):
+        # the max pool's derivative in direction v picks v at each window's arg-max
+        return jax.jvp(pool, (x,), (v,))[1]
+
+    return select
