@@ -5,6 +5,13 @@ static (every reshape, anchor grid and shape check folds to constants). So each 
 function is specialised to one input shape (B, 3, H, W), exactly as XLA specialises anyway,
 and kept in ``model.compiled`` for reuse: never rebuild a function per batch.
 
+Mode: PyTensor's JAX linker with the ``fast_compile`` rewrite set (plus the JAX-specific
+rewrites) instead of ``fast_run``. XLA fuses elementwise code and folds constants itself, so the
+``fast_run`` canonicalisation/specialisation/fusion passes only cost time: on the full model's
+forward+gradient they took 2x longer to run for the same numbers (``benchmarks/bench_compile.py``).
+XLA's own compilation is kept across processes by JAX's persistent compilation cache in
+``<data dir>/jax_cache`` (set ``YOLO_JAX_CACHE=0`` to leave JAX's configuration alone).
+
 * :func:`eval_function` — images (B, 3, H, W) float32 → decoded output (B, 4+nc, A)
   (``outputs="all"`` → dict of the 23 layer outputs, raw head outputs and the decoded output).
 * :func:`train_forward_function` — train-mode forward: dict of layer/head outputs plus the BN
@@ -14,13 +21,40 @@ and kept in ``model.compiled`` for reuse: never rebuild a function per batch.
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytensor
 import pytensor.tensor as pt
+from pytensor.compile.mode import Mode
+from pytensor.graph.rewriting.db import RewriteDatabaseQuery
+from pytensor.link.jax.linker import JAXLinker
 
 from yolo_lib.model import YOLO11
+from yolo_lib.paths import data_dir
 
-MODE = "JAX"
+#: The mode of every compiled model function (use it for loss/training functions too).
+MODE = Mode(JAXLinker(), RewriteDatabaseQuery(include=["fast_compile", "jax"]))
+
+
+def enable_jax_cache() -> None:
+    """Turn on JAX's persistent compilation cache in ``<data dir>/jax_cache`` (once)."""
+    if os.environ.get("YOLO_JAX_CACHE", "1") == "0":
+        return
+    import jax
+
+    if not jax.config.jax_compilation_cache_dir:
+        path = data_dir() / "jax_cache"
+        path.mkdir(parents=True, exist_ok=True)
+        jax.config.update("jax_compilation_cache_dir", str(path))
+
+
+def check_float32() -> None:
+    """Compiled model functions need floatX=float32 (import yolo_lib before pytensor)."""
+    if pytensor.config.floatX != "float32":
+        raise RuntimeError(
+            f"pytensor floatX is {pytensor.config.floatX}; the model runs in float32. Import "
+            "yolo_lib before pytensor, or set PYTENSOR_FLAGS=floatX=float32")
 
 
 def images_variable(batch: int, h: int, w: int):
@@ -41,6 +75,8 @@ def output_names(model: YOLO11) -> list[str]:
 def _cached(model: YOLO11, key, build):
     cache = model.__dict__.setdefault("compiled", {})
     if key not in cache:
+        check_float32()
+        enable_jax_cache()
         cache[key] = build()
     return cache[key]
 
