@@ -124,3 +124,32 @@ def train_forward_function(model: YOLO11, batch: int, h: int, w: int, apply_upda
         return _checked_call(fn, x.type.shape, names)
 
     return _cached(model, ("train", apply_updates, batch, h, w), build)
+
+
+def block_function(module, input_shapes: list[tuple[int, ...]], train: bool = False, outputs=None):
+    """Compile one block alone (notebooks): numpy NCHW inputs of ``input_shapes`` → numpy output.
+
+    ``module`` is any :class:`yolo_lib.nn.Module`; several inputs are passed as a list (Concat,
+    Detect). ``outputs``, if given, is a function ``(module, inputs, ctx) -> list of variables``
+    to compile instead of the block's forward (e.g. attention weights). Not cached: blocks are
+    small, and a notebook compiles each once.
+    """
+    from yolo_lib.nn import ForwardContext
+
+    check_float32()
+    enable_jax_cache()
+    xs = [pt.tensor4(f"x{i}", dtype="float32", shape=tuple(s)) for i, s in enumerate(input_shapes)]
+    ctx = ForwardContext(train=train)
+    arg = xs if len(xs) > 1 else xs[0]
+    if outputs is not None:
+        values = list(outputs(module, arg, ctx))
+    else:
+        y = module(arg, ctx)
+        values = [*y[0], *y[1]] if isinstance(y, tuple) else [y]
+    fn = pytensor.function(xs, values, mode=MODE)
+
+    def call(*arrays):
+        res = [np.asarray(v) for v in fn(*[np.asarray(a, np.float32) for a in arrays])]
+        return res if len(res) > 1 else res[0]
+
+    return call

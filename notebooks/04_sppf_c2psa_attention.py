@@ -1,0 +1,134 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 04 · SPPF, C2PSA and attention: the end of the backbone
+#
+# At stride 32 the backbone widens its view twice. **SPPF** chains three 5x5 max-pools
+# (stride 1, padded with -inf, not zeros) so one 1x1 Conv sees 5x5, 9x9 and 13x13
+# neighbourhoods at once. **C2PSA** then lets every position attend to every other one: a
+# 2-head self-attention over the H*W positions plus a depthwise 3x3 "positional" conv, followed
+# by a small feed-forward net, both with residuals.
+
+# %%
+from yolo_lib.profile import start
+
+PROFILE = start()
+
+# %% [markdown]
+# ## Parameters beside Ultralytics
+#
+# For YOLO11n the attention works on c = 128 channels: 2 heads of 64, keys and queries of 32
+# per head (so `qkv` maps 128 → 256 = per head 32 q + 32 k + 64 v), scale 32^-0.5.
+
+# %%
+from yolo_lib.nn import C2PSA, SPPF, Attention
+
+ULTRALYTICS = {"SPPF 256->256 k5 (layer 9)": 164608, "C2PSA 256->256 (layer 10)": 249728}
+blocks = {"SPPF 256->256 k5 (layer 9)": SPPF(256, 256, 5), "C2PSA 256->256 (layer 10)": C2PSA(256, 256, 1)}
+print(f"{'block':28s} {'yolo_lib':>9s} {'Ultralytics':>11s}")
+for name, block in blocks.items():
+    print(f"{name:28s} {block.num_parameters():9,d} {ULTRALYTICS[name]:11,d}")
+    assert block.num_parameters() == ULTRALYTICS[name]
+attn = Attention(128, num_heads=2, attn_ratio=0.5)
+print(f"\nAttention(128, heads=2): head_dim={attn.head_dim} key_dim={attn.key_dim} scale={attn.scale:.4f}")
+for name, var in attn.named_parameters():
+    print(f"  {name:16s} {var.type.shape}")
+
+# %% [markdown]
+# ## Why -inf padding matters, and what three chained pools see
+#
+# One white pixel in a black image, pooled three times with a 5x5 window: the chained pools
+# see windows of 5, 9 and 13 pixels. Padding with zeros would be wrong for negative
+# activations (SiLU outputs go down to -0.28): a zero would win the max at the border.
+
+# %%
+import matplotlib.pyplot as plt
+import numpy as np
+import pytensor
+import pytensor.tensor as pt
+
+from yolo_lib import ops
+from yolo_lib.compiled import MODE
+
+x = pt.tensor4("x", dtype="float32", shape=(1, 1, 21, 21))
+p1 = ops.max_pool2d(x, 5, stride=1, padding=2)
+p2 = ops.max_pool2d(p1, 5, stride=1, padding=2)
+p3 = ops.max_pool2d(p2, 5, stride=1, padding=2)
+pools = pytensor.function([x], [p1, p2, p3], mode=MODE)
+impulse = np.zeros((1, 1, 21, 21), np.float32)
+impulse[0, 0, 10, 10] = 1
+fig, axes = plt.subplots(1, 4, figsize=(12, 3))
+for ax, img, title in zip(axes, [impulse, *pools(impulse)], ["input", "pool 1: 5x5", "pool 2: 9x9", "pool 3: 13x13"]):
+    ax.imshow(np.asarray(img)[0, 0], cmap="gray")
+    ax.set_title(title)
+    ax.axis("off")
+plt.show()
+neg = -np.ones((1, 1, 21, 21), np.float32)
+print("max-pool of an all -1 image, corner value:", float(np.asarray(pools(neg)[0])[0, 0, 0, 0]), "(zero padding would give 0)")
+
+# %% [markdown]
+# ## SPPF and C2PSA alone against Ultralytics
+#
+# As in notebook 03: load the fixture's weights, feed each block the fixture's output of the
+# layer before, compare with the fixture's output of this layer, in eval and train mode.
+
+# %%
+from yolo_lib import weights
+from yolo_lib.compiled import block_function
+from yolo_lib.paths import fixture_path
+
+path = fixture_path()
+ref = dict(np.load(path)) if path is not None else None
+if ref is None:
+    print("fixture not available (fresh clone without ../shared): skipping the parity cells")
+else:
+    model = weights.model_from_state_dict(weights.read_npz(path))
+    for i in (9, 10):
+        block = model.model._modules[str(i)]
+        for mode in ("eval", "train"):
+            x_in = ref[f"{mode}/layer{i - 1:02d}"]
+            y = block_function(block, [x_in.shape], train=(mode == "train"))(x_in)
+            want = ref[f"{mode}/layer{i:02d}"]
+            err = float(np.abs(y - want).max() / np.abs(want).max())
+            print(f"layer {i:2d} {type(block).__name__:6s} {mode:5s} out {y.shape} rel. max diff {err:.2e}")
+            assert err <= 1e-4
+
+# %% [markdown]
+# ## Looking inside the attention
+#
+# C2PSA's attention runs on the 10x10 grid of stride-32 cells (at 320x320): 100 positions, so
+# each head's attention matrix is 100x100 (row = query position; each row sums to one over the
+# keys). Below: both heads' matrices for the first fixture image, and for the centre cell the
+# attention it pays to every cell, drawn on the grid.
+
+# %%
+if ref is not None:
+    c2psa = model.model._modules["10"]
+    psa_attention = c2psa.m._modules["0"].attn
+
+    def attention_weights(block, x, ctx):
+        b = block.cv1(x, ctx)[:, block.c:]  # the half that goes through the PSABlock
+        weights_, _ = psa_attention.scores(b, ctx)
+        return [weights_]
+
+    x_in = ref["eval/layer09"]
+    attn_map = block_function(c2psa, [x_in.shape], outputs=attention_weights)(x_in)
+    print("attention weights", attn_map.shape, "rows sum to", attn_map[0, 0].sum(axis=-1)[:3])
+    np.testing.assert_allclose(attn_map.sum(axis=-1), 1.0, rtol=1e-5)
+    h, w = x_in.shape[2:]
+    centre = (h // 2) * w + w // 2
+    fig, axes = plt.subplots(1, 4, figsize=(15, 3.6))
+    for head in range(2):
+        axes[head].imshow(attn_map[0, head], cmap="magma")
+        axes[head].set_title(f"head {head}: {h * w}x{h * w} weights")
+        axes[head + 2].imshow(attn_map[0, head, centre].reshape(h, w), cmap="magma")
+        axes[head + 2].set_title(f"head {head}: centre cell attends to")
+    plt.show()
