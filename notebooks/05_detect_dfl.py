@@ -1,0 +1,133 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 05 · The Detect head and DFL decoding
+#
+# The head looks at three feature maps: P3 (stride 8), P4 (stride 16), P5 (stride 32). Every
+# cell of every map is an **anchor**: at 320x320 that is 40x40 + 20x20 + 10x10 = 2100 anchors.
+# Per anchor the head predicts
+#
+# * a **distance distribution** per box side (left, top, right, bottom): 16 logits each, a
+#   softmax over bins 0..15 whose expectation is the distance from the anchor centre to that
+#   side in grid cells (Distribution Focal Loss, "DFL");
+# * **class logits**, one per class, turned into independent sigmoid scores.
+
+# %%
+from yolo_lib.profile import start
+
+PROFILE = start()
+
+# %% [markdown]
+# ## Parameters, and the bias prior
+#
+# Box branch per level: Conv3x3 → Conv3x3 → 1x1 conv with bias to 64 = 4 sides x 16 bins.
+# Class branch: (depthwise 3x3 → 1x1) twice → 1x1 conv with bias to nc. The last biases are
+# initialised like Ultralytics: box 2.0, class log(5 / nc / (640 / stride)^2), i.e. "about 5
+# objects per 640x640 image" as prior probability, so the first losses are sane.
+
+# %%
+import math
+
+from yolo_lib.nn import Detect
+
+for nc, ultralytics in ((2, 431_062), (80, 464_912)):
+    head = Detect(nc, (64, 128, 256))
+    print(f"Detect nc={nc:2d}: yolo_lib {head.num_parameters() + head.num_frozen:9,d}  Ultralytics {ultralytics:9,d}"
+          f"   (class-branch width c3 = {head.c3})")
+    assert head.num_parameters() + head.num_frozen == ultralytics
+for s in Detect.strides:
+    print(f"stride {s:2d}: class bias log(5/2/(640/{s})^2) = {math.log(5 / 2 / (640 / s) ** 2):.4f}"
+          f"  -> initial score {1 / (1 + 640 ** 2 / s ** 2 / 2.5):.2e}")
+
+# %% [markdown]
+# ## The anchor grid
+#
+# Anchors are cell centres (x + 0.5, y + 0.5) in grid units, levels concatenated P3, P4, P5,
+# each row-major (y outer, x inner): the same order as Ultralytics' output, so index a in our
+# output is index a in theirs. Multiplying by the stride gives pixels.
+
+# %%
+import matplotlib.pyplot as plt
+import numpy as np
+
+from yolo_lib.nn import make_anchors_np
+
+size = 320
+anchors, stride = make_anchors_np([(size // s, size // s) for s in Detect.strides], Detect.strides)
+print("anchors:", anchors.shape, " first three:", anchors[:3].tolist(), " strides:", np.unique(stride))
+fig, axes = plt.subplots(1, 3, figsize=(13, 4.4))
+for ax, s in zip(axes, Detect.strides):
+    sel = stride == s
+    ax.scatter(anchors[sel, 0] * s, anchors[sel, 1] * s, s=3 if s == 8 else 8)
+    ax.set_xlim(0, size); ax.set_ylim(size, 0); ax.set_aspect("equal")
+    ax.set_title(f"stride {s}: {sel.sum()} anchors")
+plt.show()
+
+# %% [markdown]
+# ## The head alone against Ultralytics, then decoding
+#
+# We feed the fixture's P3/P4/P5 features (outputs of layers 16, 19, 22) to our Detect head
+# and compare the six raw outputs, then decode them into the inference output (B, 4+nc, A):
+# cx, cy, w, h in pixels and sigmoid scores. Tolerances: raw outputs 1e-4 relative, boxes
+# 2e-3 px, scores 1e-5.
+
+# %%
+
+from yolo_lib import weights
+from yolo_lib.compiled import block_function
+from yolo_lib.paths import fixture_path
+
+path = fixture_path()
+ref = dict(np.load(path)) if path is not None else None
+if ref is None:
+    print("fixture not available (fresh clone without ../shared): skipping the parity cells")
+else:
+    model = weights.model_from_state_dict(weights.read_npz(path))
+    feats = [ref[f"eval/layer{i}"] for i in (16, 19, 22)]
+
+    def head_and_decoded(head, xs, ctx):
+        box, cls = head(xs, ctx)
+        return [*box, *cls, head.decode(box, cls)]
+
+    outs = block_function(model.detect, [f.shape for f in feats], outputs=head_and_decoded)(*feats)
+    names = [f"box_raw_P{i}" for i in (3, 4, 5)] + [f"cls_raw_P{i}" for i in (3, 4, 5)]
+    for name, got in zip(names, outs[:6]):
+        want = ref[f"eval/{name}"]
+        err = float(np.abs(got - want).max() / np.abs(want).max())
+        print(f"{name:11s} {str(got.shape):18s} rel. max diff {err:.2e}")
+        assert err <= 1e-4
+    decoded, want = outs[6], ref["eval/inference_out"]
+    box_err, score_err = np.abs(decoded[:, :4] - want[:, :4]).max(), np.abs(decoded[:, 4:] - want[:, 4:]).max()
+    print(f"inference_out {decoded.shape}: boxes max diff {box_err:.2e} px, scores max diff {score_err:.2e}")
+    assert box_err <= 2e-3 and score_err <= 1e-5
+
+# %% [markdown]
+# ## DFL distributions of one anchor
+#
+# For the anchor with the highest class score: the four softmax distributions over the 16
+# bins, and their expectations (the red lines), which are the distances to the box sides.
+# Trained models give peaked distributions; these random weights give broad ones.
+
+# %%
+if ref is not None:
+    box_flat = np.concatenate([o.reshape(2, 64, -1) for o in outs[:3]], axis=2)  # (B, 64, A)
+    a = int(decoded[0, 4:].max(axis=0).argmax())
+    logits = box_flat[0, :, a].reshape(4, 16)
+    probs = np.exp(logits - logits.max(axis=1, keepdims=True))
+    probs /= probs.sum(axis=1, keepdims=True)
+    fig, axes = plt.subplots(1, 4, figsize=(14, 3))
+    for ax, side, p in zip(axes, ("left", "top", "right", "bottom"), probs):
+        ax.bar(np.arange(16), p)
+        ax.axvline((p * np.arange(16)).sum(), color="r")
+        ax.set_title(f"{side}: {(p * np.arange(16)).sum():.2f} cells")
+    plt.suptitle(f"anchor {a} at {anchors[a].tolist()} (stride {int(stride[a])}): box {np.round(decoded[0, :4, a], 1).tolist()}")
+    plt.tight_layout()
+    plt.show()
