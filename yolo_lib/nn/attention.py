@@ -6,7 +6,7 @@ import pytensor.tensor as pt
 from pytensor.tensor.special import softmax
 
 from yolo_lib.nn.conv import Conv
-from yolo_lib.nn.module import Module, Sequential
+from yolo_lib.nn.module import Module, Sequential, dims
 
 
 class Attention(Module):
@@ -33,8 +33,8 @@ class Attention(Module):
 
     def scores(self, x, ctx):
         """Attention weights (B, heads, N, N) and values v (B, heads, head_dim, N), N = H*W."""
-        n = x.shape[2] * x.shape[3]
-        qkv = self.qkv(x, ctx).reshape((x.shape[0], self.num_heads, 2 * self.key_dim + self.head_dim, n))
+        b, _, h, w = dims(x)
+        qkv = self.qkv(x, ctx).reshape((b, self.num_heads, 2 * self.key_dim + self.head_dim, h * w))
         q = qkv[:, :, : self.key_dim]
         k = qkv[:, :, self.key_dim : 2 * self.key_dim]
         v = qkv[:, :, 2 * self.key_dim :]
@@ -43,7 +43,8 @@ class Attention(Module):
 
     def forward(self, x, ctx):
         attn, v = self.scores(x, ctx)
-        shape = (x.shape[0], self.dim, x.shape[2], x.shape[3])
+        b, _, h, w = dims(x)
+        shape = (b, self.dim, h, w)
         o = pt.matmul(v, attn.transpose(0, 1, 3, 2)).reshape(shape)
         o = o + self.pe(v.reshape(shape), ctx)
         return self.proj(o, ctx)

@@ -19,6 +19,8 @@ import numpy as np
 import pytensor.tensor as pt
 from pytensor.tensor.special import softmax
 
+from yolo_lib.nn.module import dims
+
 REG_MAX = 16
 
 
@@ -64,9 +66,11 @@ def make_anchors(feature_maps, strides: tuple[int, ...], offset: float = 0.5):
 
 def flatten_levels(levels):
     """Per-level maps (B, C, H_l, W_l) → (B, C, A), levels concatenated, row-major each."""
-    return pt.concatenate(
-        [x.reshape((x.shape[0], x.shape[1], x.shape[2] * x.shape[3])) for x in levels], axis=2
-    )
+    flat = []
+    for x in levels:
+        b, c, h, w = dims(x)
+        flat.append(x.reshape((b, c, h * w)))
+    return pt.concatenate(flat, axis=2)
 
 
 def dfl_distances(box, reg_max: int = REG_MAX):
@@ -74,7 +78,7 @@ def dfl_distances(box, reg_max: int = REG_MAX):
 
     Softmax over the bins on the last axis, then the expectation as a matmul with 0..reg_max-1.
     """
-    b, a = box.shape[0], box.shape[2]
+    b, _, a = dims(box)
     p = softmax(box.reshape((b, 4, reg_max, a)).transpose(0, 1, 3, 2), axis=-1)  # (B, 4, A, 16)
     bins = pt.constant(np.arange(reg_max, dtype=np.float32).reshape(reg_max, 1))
     return pt.matmul(p, bins).reshape((b, 4, a))
