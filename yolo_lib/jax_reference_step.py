@@ -24,8 +24,8 @@ from pytensor.gradient import DisconnectedGrad, ZeroGrad
 from pytensor.graph.replace import clone_replace
 from pytensor.link.jax.dispatch import jax_funcify
 
-from yolo_lib.loss import DenseTargets, detection_loss, target_variables
-from yolo_lib.train_step import STEP_REWRITES, SGDConfig, is_bias, is_decayed
+from yolo_lib.loss import detection_loss, target_variables
+from yolo_lib.train_step import STEP_REWRITES, SGDConfig, check_targets, is_bias, is_decayed
 
 
 @jax_funcify.register(DisconnectedGrad)
@@ -93,15 +93,17 @@ class JaxReferenceStep:
         self.bn = [jnp.asarray(s.get_value()) for s in bn_shared]
         self.bn_names = [s.name for s in bn_shared]
 
-    def gradients(self, images: np.ndarray, targets: DenseTargets) -> dict:
+    def gradients(self, images: np.ndarray, targets) -> dict:
         """Gradient of the loss total w.r.t. every parameter at the current state (no update)."""
-        _, grads = self._value_and_grad(self.params, self.bn, np.asarray(images, np.float32), *targets.as_inputs())
+        gt = check_targets(targets, self.batch_size, self.max_boxes)
+        _, grads = self._value_and_grad(self.params, self.bn, np.asarray(images, np.float32), *gt)
         return {n: np.asarray(g) for n, g in zip(self.names, grads)}
 
-    def __call__(self, images: np.ndarray, targets: DenseTargets, lr: float,
+    def __call__(self, images: np.ndarray, targets, lr: float,
                  bias_lr: float | None = None, momentum: float | None = None) -> dict:
         momentum = self.config.momentum if momentum is None else momentum
         scalars = [np.float32(v) for v in (lr, lr if bias_lr is None else bias_lr, momentum)]
         self.params, self.momentum_buffers, self.bn, total, items = self._step(
-            self.params, self.momentum_buffers, self.bn, np.asarray(images, np.float32), *targets.as_inputs(), *scalars)
+            self.params, self.momentum_buffers, self.bn, np.asarray(images, np.float32),
+            *check_targets(targets, self.batch_size, self.max_boxes), *scalars)
         return {"total": float(total), "items": np.asarray(items)}

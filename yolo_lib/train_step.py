@@ -78,6 +78,18 @@ def sgd_updates(params: dict, grads: list, buffers: dict, lr, bias_lr, momentum,
     return updates
 
 
+def check_targets(targets, batch_size: int, max_boxes: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(boxes float32, classes int32, mask bool) from :class:`DenseTargets` or such a tuple, with
+    the shapes (B, M, 4), (B, M), (B, M) a compiled step expects."""
+    boxes, classes, mask = targets.as_inputs() if isinstance(targets, DenseTargets) else targets
+    boxes, classes, mask = np.asarray(boxes, np.float32), np.asarray(classes), np.asarray(mask)
+    want = (batch_size, max_boxes)
+    if boxes.shape != (*want, 4) or classes.shape != want or mask.shape != want:
+        raise ValueError(f"targets must be packed as boxes {(*want, 4)}, classes {want}, mask {want} "
+                         f"(batch_size, max_boxes); got {boxes.shape}, {classes.shape}, {mask.shape}")
+    return boxes, classes.astype(np.int32), mask.astype(bool)
+
+
 class TrainStep:
     """The compiled training step for one (batch_size, image_hw, max_boxes); see module docstring."""
 
@@ -105,20 +117,20 @@ class TrainStep:
             updates=updates + list(out.updates), mode=mode or donating_jax_mode(include=STEP_REWRITES),
         )
 
-    def __call__(self, images: np.ndarray, targets: DenseTargets, lr: float,
+    def __call__(self, images: np.ndarray, targets, lr: float,
                  bias_lr: float | None = None, momentum: float | None = None) -> dict:
-        """Run one step; returns ``total`` (float), ``items`` (3,) and, if asked for, ``gradients``
-        (dict name -> array, unclipped, before weight decay)."""
+        """Run one step on images (B, 3, H, W) and ``targets``: a :class:`DenseTargets` or the tuple
+        (boxes (B, M, 4) normalised xywh, classes (B, M), mask (B, M)), e.g. the data loader's
+        ``Batch.loss_targets()``. Returns ``total`` (float), ``items`` (3,) and, if asked for,
+        ``gradients`` (dict name -> array, unclipped, before weight decay)."""
         images = np.asarray(images, dtype=np.float32)
         expected = (self.batch_size, 3, *self.image_hw)
         if images.shape != expected:
             raise ValueError(f"images must have shape {expected} (B, 3, H, W), got {images.shape}")
-        if targets.boxes.shape[:2] != (self.batch_size, self.max_boxes):
-            raise ValueError(f"targets must be packed for batch {self.batch_size} with max_boxes={self.max_boxes}, "
-                             f"got {targets.boxes.shape[:2]}")
+        boxes, classes, mask = check_targets(targets, self.batch_size, self.max_boxes)
         momentum = self.config.momentum if momentum is None else momentum
         scalars = [np.float32(v) for v in (lr, lr if bias_lr is None else bias_lr, momentum)]
-        total, items, *grads = self.function(images, *targets.as_inputs(), *scalars)
+        total, items, *grads = self.function(images, boxes, classes, mask, *scalars)
         out = {"total": float(total), "items": np.asarray(items)}
         if self.return_gradients:
             out["gradients"] = {n: np.asarray(g) for n, g in zip(self.model.params, grads)}
