@@ -106,7 +106,8 @@ def test_parity_command(tmp_path, reference, scale_weights, rc):
     report = json.loads(res.stdout)
     assert set(report) == {"checks", "ok"} and report["ok"] is (rc == 0)
     assert all({"name", "metric", "value", "tol", "ok"} <= set(c) for c in report["checks"])
-    assert len(report["checks"]) == 1 + 23 + 6 + 2
+    names = [c["name"] for c in report["checks"]]
+    assert sum(n.startswith("eval/") for n in names) == 23 + 6 + 2 and "weights/import" in names
 
 
 def test_parity_command_reports_unusable_file(tmp_path):
