@@ -118,3 +118,16 @@ def test_parity_command_reports_unusable_file(tmp_path):
     assert res.returncode == 1
     report = json.loads(res.stdout)
     assert report["ok"] is False and "input/img" in report["checks"][0]["note"]
+
+
+def test_parity_command_passes_on_the_full_fixture(shared):
+    """The complete shared fixture through the command line: every registered group, exit 0."""
+    path = shared / "fixtures" / "yolo11n_nc2_320.npz"
+    res = subprocess.run([sys.executable, "-m", "yolo_lib.parity", str(path)],
+                         capture_output=True, text=True, timeout=900)
+    report = json.loads(res.stdout)
+    bad = [c for c in report["checks"] if not c["ok"]]
+    assert res.returncode == 0 and report["ok"], bad[:5]
+    names = {c["name"] for c in report["checks"]}
+    assert {"eval/layer22", "train/layer22", "eval/inference_out/boxes_px",
+            "train/bn_after_forward/model.22.cv1.bn.running_var"} <= names
