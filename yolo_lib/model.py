@@ -5,7 +5,8 @@ API (used by the loss, training and ONNX modules)
 ``model = build_yolo11(scale="n", nc=80, seed=0)``
     A :class:`YOLO11`, initialised like Ultralytics (PyTorch default conv init U(±1/sqrt(fan_in)),
     BN weight 1 / bias 0 / running mean 0 / var 1, Detect bias prior). ``init=False`` leaves
-    everything at zeros/ones (cheap: only for counting parameters).
+    everything at zeros/ones (cheap: only for counting parameters). ``cls_hidden`` overrides the
+    Detect class-branch width (to keep an 80-class checkpoint's head with fewer classes).
 
 ``model.params``  : dict Ultralytics name → float32 shared variable with a static shape,
     every trainable tensor in state-dict order (conv weights, BN weight/bias, head biases),
@@ -16,7 +17,10 @@ API (used by the loss, training and ONNX modules)
 ``model.num_parameters()`` (incl. the 16 frozen DFL weights; 2,590,230 for n at nc=2).
 
 ``out = model.forward(x, train=False)`` with ``x`` a symbolic (B, 3, H, W) float32 tensor
-    (H, W multiples of 32; B, H, W may be unknown) returns a :class:`ForwardResult`:
+    (H, W multiples of 32) returns a :class:`ForwardResult`. B, H, W may be unknown in the
+    symbolic graph, but JAX compilation needs them static (and PyTensor's rewriting of
+    shape-unknown graphs is very slow): give ``x`` a static shape, as
+    :mod:`yolo_lib.compiled` does, one compiled function per input shape.
 
     - ``out.layers``  : list of the 23 top-level layer outputs (fixture keys layer00..layer22);
     - ``out.box``     : [P3, P4, P5] raw box-distribution logits (B, 64, H/s, W/s),
@@ -37,7 +41,9 @@ The eval graph contains only :mod:`yolo_lib.ops` Ops (Conv2d, BatchNormEval, Max
 UpsampleNearest), plain elementwise ops (SiLU = x*sigmoid(x)), Reshape/DimShuffle/Join/
 Subtensor, Matmul and Softmax (the DFL softmax on the last axis).
 
-Compiled functions: :func:`yolo_lib.compiled.eval_function` and friends cache them per model.
+Compiled functions: :func:`yolo_lib.compiled.eval_function`, ``train_forward_function`` and
+``block_function`` (one block alone); ``yolo_lib.compiled.MODE`` is the compile mode to use
+for any function over the model (JAX linker, fast_compile + jax rewrites).
 Weights: :mod:`yolo_lib.weights` (Ultralytics state dicts in and out).
 """
 
