@@ -73,23 +73,22 @@ def main() -> None:
         # BN running stats must be those of the state dict before every forward
         model.load_state_dict({k[len("state_dict/"):]: torch.from_numpy(v) for k, v in out.items()
                                if k.startswith("state_dict/")}, strict=False)
-        captured: dict[int, torch.Tensor] = {}
-        hooks = [layer.register_forward_hook(lambda mod, inp, o, i=i: captured.__setitem__(i, o))
-                 for i, layer in enumerate(model.model)]
+        captured: dict = {}
+        hooks = [layer.register_forward_hook(lambda mod, inp, o, i=i: captured.__setitem__(i, o.detach().clone()))
+                 for i, layer in enumerate(model.model[:-1])]
+        # the branch outputs of Detect, hooked in the same pass (whatever Detect itself returns)
+        for lvl, (box_branch, cls_branch) in enumerate(zip(detect.cv2, detect.cv3)):
+            hooks.append(box_branch.register_forward_hook(lambda mod, inp, o, k=f"box_raw_P{lvl + 3}": captured.__setitem__(k, o.detach().clone())))
+            hooks.append(cls_branch.register_forward_hook(lambda mod, inp, o, k=f"cls_raw_P{lvl + 3}": captured.__setitem__(k, o.detach().clone())))
         with torch.no_grad():
             pred = model(img.clone())
         for hk in hooks:
             hk.remove()
         for i in range(len(model.model) - 1):
             out[f"{mode}/layer{i:02d}"] = captured[i].numpy()
-        # Detect returns per-level cat(box, cls) maps in train mode and (decoded, maps) in eval
-        raw = captured[len(model.model) - 1]
-        levels = raw if isinstance(raw, (list, tuple)) else raw[1]
-        if isinstance(levels, dict):  # newer Detect returns dicts in some versions
-            levels = levels.get("one2many", levels)
-        for lvl, t in zip((3, 4, 5), levels):
-            out[f"{mode}/box_raw_P{lvl}"] = t[:, : 4 * detect.reg_max].numpy()
-            out[f"{mode}/cls_raw_P{lvl}"] = t[:, 4 * detect.reg_max :].numpy()
+        for lvl in (3, 4, 5):
+            for kind in ("box_raw", "cls_raw"):
+                out[f"{mode}/{kind}_P{lvl}"] = captured[f"{kind}_P{lvl}"].numpy()
         if mode == "eval":
             y = pred[0] if isinstance(pred, (list, tuple)) else pred
             out["eval/inference_out"] = y.numpy()
