@@ -1,6 +1,6 @@
 """Write a parity reference file (fixture layout) from real Ultralytics. NEEDS torch + ultralytics.
 
-UNTESTED in this project's environment (no torch here): it follows the key layout of
+Checked by ``tests/test_reference_tools.py`` (skipped where torch is absent). It follows the key layout of
 ``shared/fixtures/README.md`` so ``python -m yolo_lib.parity OUT.npz`` can read what it writes.
 
     pip install torch ultralytics   # optional tools, never needed by the workshop itself

@@ -1,6 +1,7 @@
 """Convert an Ultralytics ``.pt`` checkpoint into a state-dict ``.npz`` that yolo_lib reads.
 
-NEEDS torch + ultralytics (optional tools; the workshop never requires torch). UNTESTED here.
+NEEDS torch + ultralytics (optional tools; the workshop never requires torch). Checked by
+``tests/test_reference_tools.py`` (skipped where torch is absent).
 
     python scripts/pt_to_npz.py yolo11n.pt yolo11n_coco.npz
 
