@@ -113,11 +113,13 @@ print("classes:\n", targets.classes)
 # For every ground-truth box (gt) the assigner, running without gradient:
 #
 # 1. takes as **candidates** the anchors whose centre lies strictly inside the gt. A gt side
-#    shorter than 8 px (the smallest stride) is stretched to 16 px about its centre for this test
+#    shorter than 16 px (the second stride) is stretched to 16 px about its centre for this test
 #    only, so tiny objects still get anchors (the fixture holds such a 6x10 px box);
 # 2. scores each candidate with the **alignment** $t = s^{0.5}\, u^{6}$, with $s$ the predicted
 #    probability of the gt's class and $u$ the CIoU between the predicted and the gt box;
-# 3. keeps the **top 10** candidates by $t$;
+# 3. keeps the **top 10** candidates by $t$ (a gt with fewer than 10 candidates of $t > 0$ fills
+#    its top 10 with candidates of $t = 0$: `torch.topk` picks among those ties arbitrarily, we
+#    take the lowest anchor indices; such a positive gets target score 0 and changes no loss);
 # 4. gives an anchor claimed by several gts to the one it overlaps most (largest CIoU);
 # 5. sets the **target score** of a positive to its alignment, rescaled per gt so that the best
 #    positive gets that gt's best CIoU. Early in training CIoUs are small, so targets are soft.

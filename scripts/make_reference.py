@@ -1,21 +1,26 @@
 """Write a parity reference file (fixture layout) from real Ultralytics. NEEDS torch + ultralytics.
 
-Checked by ``tests/test_reference_tools.py`` (skipped where torch is absent). It follows the key layout of
-``shared/fixtures/README.md`` so ``python -m yolo_lib.parity OUT.npz`` can read what it writes.
+Checked by ``tests/test_reference_tools.py`` (skipped where torch is absent). It follows the key
+layout of ``shared/fixtures/README.md`` so ``python -m yolo_lib.parity OUT.npz`` reads what it writes.
 
     pip install torch ultralytics   # optional tools, never needed by the workshop itself
     python scripts/make_reference.py OUT.npz --scale n --nc 2 --imgsz 320 --batch 2 [--weights yolo11n.pt]
 
 What it stores (float32 unless noted):
   input/img                         (B,3,H,W) images in [0,1] (random, seeded)
+  input/targets_bidx_cls_xywhn      (N,6) random ground truth: [image, class, cx, cy, w, h] normalised;
+                                    0..--boxes boxes per image, image 0 also gets one tiny box (< 16 px)
   state_dict/<name>                 every weight and BN buffer (num_batches_tracked dropped)
   {eval,train}/layerNN              output of top-level layer NN (0..22)
   {eval,train}/box_raw_P3..P5       (B,64,H/s,W/s) raw box logits of Detect
   {eval,train}/cls_raw_P3..P5       (B,nc,H/s,W/s) raw class logits
   eval/inference_out                (B,4+nc,A) decoded output (eval mode)
-  train/bn_after_forward/<name>     BN running_mean / running_var after one train forward
-Loss/assigner/gradient keys (tal_*, loss_*, grad/*) are not written: they need targets and
-the loss helper's conventions; absent keys are skipped by the parity command.
+  {eval,train}/tal_*                TaskAlignedAssigner outputs (labels and gt index int64, fg mask bool)
+  {eval,train}/loss_items           (3,) [7.5*box, 0.5*cls, 1.5*dfl] (Ultralytics' v8DetectionLoss)
+  {eval,train}/loss_total_backward  (1,) sum(loss_items) * B, the scalar Ultralytics back-propagates
+  grad/<name>                       d(train/loss_total_backward)/d(parameter), train mode
+  train/bn_after_forward/<name>     BN running_mean / running_var after the one train forward
+With ``--boxes 0`` no targets are drawn and the loss keys are left out.
 Without --weights the model is random (``torch.manual_seed(seed)``) and its BN statistics and
 affine parameters are randomised so that eval mode is non-trivial, like the shared fixture.
 """
@@ -27,19 +32,74 @@ import argparse
 import numpy as np
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("out")
     ap.add_argument("--scale", default="n", choices=list("nsmlx"))
     ap.add_argument("--nc", type=int, default=2)
     ap.add_argument("--imgsz", type=int, nargs="+", default=[320], help="H [W], multiples of 32")
     ap.add_argument("--batch", type=int, default=2)
+    ap.add_argument("--boxes", type=int, default=4, help="at most this many random boxes per image (0: no loss keys)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--weights", default=None, help="a .pt checkpoint instead of random weights")
-    args = ap.parse_args()
+    return ap.parse_args()
+
+
+def random_targets(batch: int, nc: int, max_boxes: int, h: int, w: int, seed: int) -> np.ndarray:
+    """Rows [image, class, cx, cy, w, h] (normalised), grouped by image; image 0 holds a tiny box."""
+    rng = np.random.default_rng(seed)
+    rows = [[0, rng.integers(nc), 0.8, 0.2, 6 / w, 5 / h]]  # 6x5 px: below the assigner's 16 px floor
+    for b in range(batch):
+        for _ in range(rng.integers(0, max_boxes + 1)):
+            bw, bh = rng.uniform(0.03, 0.6, 2)
+            rows.append([b, rng.integers(nc), rng.uniform(bw / 2, 1 - bw / 2), rng.uniform(bh / 2, 1 - bh / 2), bw, bh])
+    rows.sort(key=lambda r: r[0])
+    return np.asarray(rows, np.float32)
+
+
+def build_model(args, torch):
+    from ultralytics.nn.tasks import DetectionModel
+
+    if args.weights:
+        ckpt = torch.load(args.weights, map_location="cpu", weights_only=False)
+        return (ckpt.get("ema") or ckpt["model"]).float()
+    model = DetectionModel(f"yolo11{args.scale}.yaml", nc=args.nc, verbose=False).float()
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.5, 0.5)
+                m.running_var.uniform_(0.5, 1.5)
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.uniform_(-0.5, 0.5)
+    return model
+
+
+def capture_hooks(model, captured: dict) -> list:
+    """Forward hooks storing each top-level layer's output and Detect's per-level branch outputs."""
+    store = captured.__setitem__
+    hooks = [layer.register_forward_hook(lambda mod, inp, o, i=i: store(i, o.detach().clone()))
+             for i, layer in enumerate(model.model[:-1])]
+    detect = model.model[-1]
+    for lvl, (box_branch, cls_branch) in enumerate(zip(detect.cv2, detect.cv3)):
+        hooks.append(box_branch.register_forward_hook(lambda mod, inp, o, k=f"box_raw_P{lvl + 3}": store(k, o.detach().clone())))
+        hooks.append(cls_branch.register_forward_hook(lambda mod, inp, o, k=f"cls_raw_P{lvl + 3}": store(k, o.detach().clone())))
+    return hooks
+
+
+def assigner_outputs(outputs) -> dict[str, np.ndarray]:
+    """TaskAlignedAssigner's (labels, boxes, scores, fg_mask, gt_idx) as fixture arrays."""
+    labels, boxes, scores, fg, gt_idx = (t.detach().cpu() for t in outputs)
+    return {"tal_labels": labels.numpy().astype(np.int64), "tal_target_bboxes": boxes.numpy().astype(np.float32),
+            "tal_target_scores": scores.numpy().astype(np.float32), "tal_fg_mask": fg.numpy().astype(bool),
+            "tal_target_gt_idx": gt_idx.numpy().astype(np.int64)}
+
+
+def main() -> None:
+    args = parse_args()
     try:
         import torch
-        from ultralytics.nn.tasks import DetectionModel
+        from ultralytics.cfg import get_cfg
+        from ultralytics.utils.loss import v8DetectionLoss
     except ImportError as err:
         raise SystemExit(f"this tool needs torch and ultralytics ({err}); the workshop itself does not") from None
 
@@ -47,41 +107,38 @@ def main() -> None:
     if h % 32 or w % 32:
         raise SystemExit(f"image size {h}x{w} must be a multiple of 32")
     torch.manual_seed(args.seed)
-    if args.weights:
-        ckpt = torch.load(args.weights, map_location="cpu", weights_only=False)
-        model = (ckpt.get("ema") or ckpt["model"]).float()
-    else:
-        model = DetectionModel(f"yolo11{args.scale}.yaml", nc=args.nc, verbose=False).float()
-        with torch.no_grad():
-            for m in model.modules():
-                if isinstance(m, torch.nn.BatchNorm2d):
-                    m.running_mean.uniform_(-0.5, 0.5)
-                    m.running_var.uniform_(0.5, 1.5)
-                    m.weight.uniform_(0.5, 1.5)
-                    m.bias.uniform_(-0.5, 0.5)
+    model = build_model(args, torch)
+    nc = model.model[-1].nc
     torch.set_float32_matmul_precision("highest")
     out: dict[str, np.ndarray] = {}
     img = torch.rand(args.batch, 3, h, w, generator=torch.Generator().manual_seed(args.seed))
     out["input/img"] = img.numpy()
-    for k, v in model.state_dict().items():
+    initial = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    for k, v in initial.items():
         if not k.endswith("num_batches_tracked"):
-            out[f"state_dict/{k}"] = v.detach().cpu().numpy().astype(np.float32)
+            out[f"state_dict/{k}"] = v.cpu().numpy().astype(np.float32)
 
-    detect = model.model[-1]
+    criterion = None
+    if args.boxes > 0:
+        rows = random_targets(args.batch, nc, args.boxes, h, w, args.seed)
+        out["input/targets_bidx_cls_xywhn"] = rows
+        model.args = get_cfg()  # the default gains: box 7.5, cls 0.5, dfl 1.5
+        criterion = v8DetectionLoss(model)
+        t = torch.from_numpy(rows)
+        batch = {"batch_idx": t[:, 0], "cls": t[:, 1:2], "bboxes": t[:, 2:]}
+
     for mode in ("eval", "train"):
         model.train(mode == "train")
-        # BN running stats must be those of the state dict before every forward
-        model.load_state_dict({k[len("state_dict/"):]: torch.from_numpy(v) for k, v in out.items()
-                               if k.startswith("state_dict/")}, strict=False)
+        model.load_state_dict(initial)  # the BN statistics of the state dict before every forward
+        model.zero_grad(set_to_none=True)
         captured: dict = {}
-        hooks = [layer.register_forward_hook(lambda mod, inp, o, i=i: captured.__setitem__(i, o.detach().clone()))
-                 for i, layer in enumerate(model.model[:-1])]
-        # the branch outputs of Detect, hooked in the same pass (whatever Detect itself returns)
-        for lvl, (box_branch, cls_branch) in enumerate(zip(detect.cv2, detect.cv3)):
-            hooks.append(box_branch.register_forward_hook(lambda mod, inp, o, k=f"box_raw_P{lvl + 3}": captured.__setitem__(k, o.detach().clone())))
-            hooks.append(cls_branch.register_forward_hook(lambda mod, inp, o, k=f"cls_raw_P{lvl + 3}": captured.__setitem__(k, o.detach().clone())))
-        with torch.no_grad():
+        hooks = capture_hooks(model, captured)
+        if criterion is not None:
+            hooks.append(criterion.assigner.register_forward_hook(
+                lambda mod, inp, o: captured.__setitem__("assigner", o)))
+        with torch.set_grad_enabled(mode == "train" and criterion is not None):
             pred = model(img.clone())
+            loss = criterion(pred, batch)[0] if criterion is not None else None
         for hk in hooks:
             hk.remove()
         for i in range(len(model.model) - 1):
@@ -90,12 +147,21 @@ def main() -> None:
             for kind in ("box_raw", "cls_raw"):
                 out[f"{mode}/{kind}_P{lvl}"] = captured[f"{kind}_P{lvl}"].numpy()
         if mode == "eval":
-            y = pred[0] if isinstance(pred, (list, tuple)) else pred
-            out["eval/inference_out"] = y.numpy()
+            out["eval/inference_out"] = (pred[0] if isinstance(pred, (list, tuple)) else pred).detach().numpy()
         else:
             for k, v in model.state_dict().items():
                 if k.endswith(("running_mean", "running_var")):
                     out[f"train/bn_after_forward/{k}"] = v.numpy().astype(np.float32)
+        if loss is not None:
+            out.update({f"{mode}/{k}": v for k, v in assigner_outputs(captured["assigner"]).items()})
+            out[f"{mode}/loss_items"] = (loss / args.batch).detach().numpy().astype(np.float32)
+            total = loss.sum()
+            out[f"{mode}/loss_total_backward"] = total.detach().reshape(1).numpy().astype(np.float32)
+            if mode == "train":
+                total.backward()
+                for k, p in model.named_parameters():
+                    if p.requires_grad and p.grad is not None:
+                        out[f"grad/{k}"] = p.grad.numpy().astype(np.float32)
     np.savez(args.out, **out)
     print(f"wrote {len(out)} arrays to {args.out}; check with: python -m yolo_lib.parity {args.out}")
 

@@ -84,12 +84,14 @@ def test_loss_needs_static_target_shapes():
         target_variables(0, 3)
 
 
-def test_candidate_floor_widens_sides_below_8px_to_16px():
+def test_candidate_floor_widens_sides_below_16px_to_16px():
     from yolo_lib.loss.assigner import candidates_in_gts
 
-    points = pt.constant(np.array([[-6, 0], [-2, 0], [2, 0], [6, 0]], np.float32))
-    # (x1, y1, x2, y2): 6 px wide (< 8, widened to 16: all four anchors inside) and 12 px wide
-    # (>= 8, kept: the anchors at +-6 sit on its border, not strictly inside)
-    gts = pt.constant(np.array([[[-3, -10, 3, 10], [-6, -10, 6, 10]]], np.float32))
-    inside = pytensor.function([], candidates_in_gts(points, gts, np.ones((1, 2), bool)), mode="JAX")()
-    np.testing.assert_array_equal(np.asarray(inside)[0], [[True] * 4, [False, True, True, False]])
+    points = pt.constant(np.array([[-7, 0], [-2, 0], [2, 0], [7, 0], [9, 0]], np.float32))
+    # (x1, y1, x2, y2): 6 px and 12 px wide (< 16, widened to 16 about x=0: the anchors at
+    # +-7 inside, +9 not), and 18 px wide centred on x=2 (>= 16, kept: -7 outside, +9 inside).
+    # The 20 px height is kept and holds every anchor.
+    gts = pt.constant(np.array([[[-3, -10, 3, 10], [-6, -10, 6, 10], [-7, -10, 11, 10]]], np.float32))
+    inside = pytensor.function([], candidates_in_gts(points, gts, np.ones((1, 3), bool)), mode="JAX")()
+    np.testing.assert_array_equal(np.asarray(inside)[0], [[True] * 4 + [False]] * 2
+                                  + [[False, True, True, True, True]])

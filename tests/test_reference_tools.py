@@ -63,17 +63,21 @@ def _run(cmd: list[str]) -> subprocess.CompletedProcess:
 
 
 def test_new_reference_file_passes_the_parity_command(tmp_path, torch_python):
-    """Another class count, a non-square size and batch 1: every check of the parity command passes."""
+    """Another class count, a non-square size, batch 3 and random boxes (small ones included):
+    every check of the parity command passes, layers to loss, assignment and gradients."""
     ref = tmp_path / "n_nc3_128x96.npz"
     _run([torch_python, str(SCRIPTS / "make_reference.py"), str(ref),
-          "--nc", "3", "--imgsz", "128", "96", "--batch", "1"])
+          "--nc", "3", "--imgsz", "128", "96", "--batch", "3", "--boxes", "6", "--seed", "3"])
     with np.load(ref) as npz:
-        assert npz["input/img"].shape == (1, 3, 128, 96)
-        assert npz["eval/inference_out"].shape == (1, 4 + 3, 16 * 12 + 8 * 6 + 4 * 3)
+        assert npz["input/img"].shape == (3, 3, 128, 96)
+        assert npz["eval/inference_out"].shape == (3, 4 + 3, 16 * 12 + 8 * 6 + 4 * 3)
+        assert npz["train/tal_fg_mask"].sum() > 0
     res = _run([sys.executable, "-m", "yolo_lib.parity", str(ref)])
     report = json.loads(res.stdout)
     names = {c["name"] for c in report["checks"]}
-    assert report["ok"] and {"eval/layer22", "train/layer22", "eval/inference_out/scores"} <= names
+    assert report["ok"] and {"eval/layer22", "train/layer22", "eval/inference_out/scores", "train/tal_fg_mask",
+                             "eval/loss_total_backward", "train_step/loss_total_backward",
+                             "grad/model.0.conv.weight"} <= names
     assert sum(n.startswith("train/bn_after_forward/") for n in names) > 0
 
 
@@ -83,7 +87,7 @@ def test_converted_checkpoint_gives_ultralytics_output_for_the_selected_classes(
     _run([torch_python, "-c", MAKE_CHECKPOINT, str(ckpt)])
     _run([torch_python, str(SCRIPTS / "pt_to_npz.py"), str(ckpt), str(sd_path)])
     _run([torch_python, str(SCRIPTS / "make_reference.py"), str(ref), "--weights", str(ckpt),
-          "--imgsz", "128", "--batch", "2"])
+          "--imgsz", "128", "--batch", "2", "--boxes", "0"])
     model = weights.model_from_state_dict(weights.read_npz(sd_path),
                                           class_ids=[weights.COCO_PERSON, weights.COCO_CELL_PHONE])
     with np.load(ref) as npz:

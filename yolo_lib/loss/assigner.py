@@ -7,9 +7,8 @@ the assignment; the outputs are targets for the loss.
 Steps (Ultralytics 8.4.x):
 
 1. candidates: anchor centre strictly inside the gt box (by more than eps); a gt side shorter
-   than ``floor_below`` px (the smallest stride, 8) is set to ``floor_to`` px (the second
-   stride, 16) about its centre, for this test only (Ultralytics 8.4 ``stride[0]`` and
-   ``stride_val``);
+   than ``min_side`` px (16, the second stride: Ultralytics 8.4's ``stride_val``) is set to
+   ``min_side`` about its centre, for this test only, so tiny boxes still get candidates;
 2. align = score[gt class]^alpha * CIoU(gt, pred).clamp(0)^beta on candidates, 0 elsewhere;
 3. per gt keep its ``topk`` anchors by align (then intersect with the candidates; picks of
    padded gt slots are dropped, which is Ultralytics' duplicate removal: there, masked picks
@@ -44,16 +43,16 @@ class Assignment(NamedTuple):
     overlaps: object  # (B, M, A) float: CIoU(gt, pred) clamped at 0 (0 outside candidates)
 
 
-def candidates_in_gts(points, gt_boxes, gt_mask, floor_below=8.0, floor_to=16.0, eps=1e-9):
+def candidates_in_gts(points, gt_boxes, gt_mask, min_side=16.0, eps=1e-9):
     """(B, M, A) bool: anchor ``points`` (A, 2) px strictly inside gt xyxy boxes (B, M, 4) px.
 
-    Valid gts (``gt_mask`` (B, M)) with width or height below ``floor_below`` get that side
-    set to ``floor_to`` about the centre first (the 16-px candidate floor of Ultralytics 8.4).
+    Valid gts (``gt_mask`` (B, M)) with width or height below ``min_side`` px get that side
+    set to ``min_side`` about the centre first (the 16-px candidate floor of Ultralytics 8.4).
     """
     xywh = xyxy_to_xywh(gt_boxes)
     wh = xywh[..., 2:]
-    small = pt.lt(wh, np.float32(floor_below)) & gt_mask[..., None]
-    wh = pt.switch(small, np.float32(floor_to), wh)
+    small = pt.lt(wh, np.float32(min_side)) & gt_mask[..., None]
+    wh = pt.switch(small, np.float32(min_side), wh)
     floored = xywh_to_xyxy(pt.concatenate([xywh[..., :2], wh], axis=-1))
     x1, y1, x2, y2 = (floored[..., i][:, :, None] for i in range(4))
     px, py = points[None, None, :, 0], points[None, None, :, 1]
@@ -96,8 +95,7 @@ def assign(
     alpha: float = 0.5,
     beta: float = 6.0,
     eps: float = 1e-9,
-    floor_below: float = 8.0,
-    floor_to: float = 16.0,
+    min_side: float = 16.0,
 ) -> Assignment:
     """Assign anchors to ground truths.
 
@@ -112,7 +110,7 @@ def assign(
     n_img, n_gt = dims(gt_boxes)[:2]
     f32 = pd_boxes.dtype
 
-    candidates = candidates_in_gts(points, gt_boxes, gt_mask, floor_below, floor_to) & gt_mask[:, :, None]
+    candidates = candidates_in_gts(points, gt_boxes, gt_mask, min_side) & gt_mask[:, :, None]
     pair_ciou = ciou(gt_boxes[:, :, None, :], pd_boxes[:, None, :, :])  # (B, M, A)
     overlaps = pt.switch(candidates, pt.maximum(pair_ciou, 0.0), 0.0).astype(f32)
     class_scores = pt.switch(candidates, gather_class_scores(pd_scores, gt_labels), 0.0).astype(f32)

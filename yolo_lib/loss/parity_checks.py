@@ -45,19 +45,53 @@ def loss_on_fixture_heads(ref: Mapping[str, np.ndarray], mode: str) -> dict[str,
                          fixture_targets(ref))
 
 
+def zero_alignment_tie_picks(ours: Mapping[str, np.ndarray], fg_ref: np.ndarray, gt_ref: np.ndarray,
+                             topk: int = 10) -> tuple[np.ndarray, np.ndarray]:
+    """Which (B, A) anchors may differ between two correct assignments, and which really differ.
+
+    A gt with fewer than ``topk`` candidates of non-zero alignment fills its top-k with
+    candidates of alignment exactly 0. Which of those equal values ``torch.topk`` returns is
+    unspecified (ours takes the lowest anchor indices), and such a pick has target score 0, so
+    it changes no loss term and no gradient. Returns (``tie``: the anchor is, on the side that
+    marks it positive, a zero-alignment candidate of a gt with free top-k slots; ``differs``: the
+    two sides disagree on fg or on the gt). Uses our (B, M, A) ``candidates`` and ``align``.
+    """
+    fg_ours, gt_ours = ours["fg_mask"].astype(bool), ours["gt_idx"]
+    differs = (fg_ours != fg_ref) | (fg_ours & fg_ref & (gt_ours != gt_ref))
+    free_slots = ((ours["candidates"] & (ours["align"] > 0)).sum(-1) < topk)  # (B, M)
+    zero_candidate = ours["candidates"] & (ours["align"] == 0) & free_slots[..., None]  # (B, M, A)
+
+    def is_tie(fg, gt):
+        picked = np.take_along_axis(zero_candidate, gt[:, None, :].astype(np.int64), axis=1)[:, 0]
+        return ~fg | picked
+
+    return is_tie(fg_ours, gt_ours) & is_tie(fg_ref, gt_ref), differs
+
+
 def loss_checks(ref: Mapping[str, np.ndarray], mode: str) -> list[Check]:
-    """Assigner and loss parity on the fixture's head outputs of ``mode``."""
+    """Assigner and loss parity on the fixture's head outputs of ``mode``.
+
+    The assignment must be identical on every anchor except genuine ties among zero-alignment
+    candidates (see :func:`zero_alignment_tie_picks`), which are left out of the fg, gt index,
+    label and target box comparisons; their number is part of the fg check's metric name. The
+    shared fixture has none; random reference files can.
+    """
     ours = loss_on_fixture_heads(ref, mode)
     items_ref = ref[f"{mode}/loss_items"]
     total_ref = float(ref[f"{mode}/loss_total_backward"].reshape(()))
-    fg_ref = ref[f"{mode}/tal_fg_mask"]
+    fg_ref, gt_ref = ref[f"{mode}/tal_fg_mask"].astype(bool), ref[f"{mode}/tal_target_gt_idx"]
+    tie, differs = zero_alignment_tie_picks(ours, fg_ref, gt_ref)
+    same = ~(differs & tie)  # (B, A): anchors both sides must agree on
+    positives = fg_ref & same
+    box_diff = np.abs(ours["boxes"] - ref[f"{mode}/tal_target_bboxes"]).max(-1)
     return [
-        Check(f"{mode}/tal_fg_mask", "mismatches", float(np.sum(ours["fg_mask"] != fg_ref)), 0.0),
+        Check(f"{mode}/tal_fg_mask", f"mismatches_apart_from_{int(np.sum(~same))}_zero_alignment_ties",
+              float(np.sum(differs & ~tie)), 0.0),
         Check(f"{mode}/tal_target_gt_idx", "mismatches_on_positives",
-              float(np.sum((ours["gt_idx"] != ref[f"{mode}/tal_target_gt_idx"]) & fg_ref)), 0.0),
+              float(np.sum((ours["gt_idx"] != gt_ref) & positives)), 0.0),
         Check(f"{mode}/tal_labels", "mismatches_on_positives",
-              float(np.sum((ours["labels"] != ref[f"{mode}/tal_labels"]) & fg_ref)), 0.0),
-        Check(f"{mode}/tal_target_bboxes", "max_abs_diff_px", float(np.abs(ours["boxes"] - ref[f"{mode}/tal_target_bboxes"]).max()), BOX_ATOL),
+              float(np.sum((ours["labels"] != ref[f"{mode}/tal_labels"]) & positives)), 0.0),
+        Check(f"{mode}/tal_target_bboxes", "max_abs_diff_px", float(box_diff[same].max(initial=0.0)), BOX_ATOL),
         Check(f"{mode}/tal_target_scores", "max_abs_diff", float(np.abs(ours["scores"] - ref[f"{mode}/tal_target_scores"]).max()), SCORE_ATOL),
         *(Check(f"{mode}/loss_items/{name}", "rel_diff", float(abs(ours["items"][i] / items_ref[i] - 1)), LOSS_RTOL)
           for i, name in enumerate(("box", "cls", "dfl"))),
