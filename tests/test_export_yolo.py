@@ -113,6 +113,27 @@ def test_command_line_refuses_bad_arguments(shared, tmp_path):
         export_main([str(tmp_path / "missing.npz")])
 
 
+def test_command_line_takes_the_image_size_of_a_reference_file(tmp_path, capsys):
+    """A reference npz at 64x96 (here written from PyTensor itself): exported at 64x96, compared."""
+    from yolo_lib import compiled, weights
+
+    model = build_yolo11("n", nc=3, seed=3)
+    images = np.random.default_rng(3).random((1, 3, 64, 96), dtype=np.float32)
+    path = tmp_path / "ref.npz"
+    np.savez(path, **{f"state_dict/{k}": v for k, v in weights.state_dict(model).items()},
+             **{"input/img": images, "eval/inference_out": compiled.eval_function(model, 1, 64, 96)(images)})
+    assert export_main([str(path), "--out", str(tmp_path / "ref.onnx"), "--parity-batch", "0"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["inputs"]["images"] == ["batch", 3, 64, 96] and summary["parity"]["vs_reference"]["ok"]
+
+
+def test_command_line_refuses_a_file_that_is_not_an_npz(tmp_path):
+    bad = tmp_path / "weights.npz"
+    bad.write_text("not an npz")
+    with pytest.raises(SystemExit, match="cannot read .* as an .npz file"):
+        export_main([str(bad)])
+
+
 def test_dynamic_image_size():
     """``dynamic_size=True``: one file for any multiple of 32, anchors computed in the graph."""
     model = build_yolo11("n", nc=3, seed=2)

@@ -1,10 +1,11 @@
-"""``python -m yolo_lib.export WEIGHTS.npz [--out FILE.onnx] [--imgsz 320] [--opset 18]``
+"""``python -m yolo_lib.export WEIGHTS.npz [--out FILE.onnx] [--imgsz H [W]] [--opset 18]``
 
 Builds YOLO11 from a state dict (a training checkpoint written by ``yolo_lib.weights.save_npz``
 or a reference npz such as ``../shared/fixtures/yolo11n_nc2_320.npz``), exports it to ONNX,
 runs ``onnx.checker`` (full check) and prints a JSON summary: opset, node count by op type,
 file size and parity figures (onnxruntime vs PyTensor's own evaluation; vs the reference's
-``eval/inference_out`` when the npz carries one). Exit status 1 when a parity check fails.
+``eval/inference_out`` when the npz carries one). The image size defaults to that of the
+reference's ``input/img``, else 320. Exit status 1 when a parity check fails.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +24,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m yolo_lib.export", description=__doc__.split("\n\n")[1])
     p.add_argument("weights", type=Path, help="state-dict .npz (checkpoint or reference fixture)")
     p.add_argument("--out", type=Path, help="output .onnx (default: <weights stem>.onnx in the current folder)")
-    p.add_argument("--imgsz", type=int, nargs="+", default=[320], help="H [W], multiples of 32 (default 320)")
+    p.add_argument("--imgsz", type=int, nargs="+",
+                   help="H [W], multiples of 32 (default: the reference's image size, else 320)")
     p.add_argument("--opset", type=int, default=18, choices=(17, 18))
     p.add_argument("--dynamic-size", action="store_true",
                    help="dynamic image height/width too (default: only the batch axis is dynamic)")
@@ -40,8 +43,16 @@ def main(argv=None) -> int:
     from yolo_lib.export.yolo import export_yolo, image_size
     from yolo_lib.weights import model_from_state_dict, read_npz
 
+    try:
+        with np.load(args.weights) as z:
+            has_ref = {"input/img", "eval/inference_out"} <= set(z.files)
+            images = z["input/img"] if has_ref else None
+            reference = z["eval/inference_out"] if has_ref else None
+    except (OSError, ValueError, zipfile.BadZipFile) as e:
+        raise SystemExit(f"error: cannot read {args.weights} as an .npz file ({e})") from None
+    requested = args.imgsz or (list(images.shape[2:]) if images is not None else [320])
     try:  # bad sizes, names or state dicts: one clear line, not a traceback
-        imgsz = image_size(args.imgsz[0] if len(args.imgsz) == 1 else args.imgsz)
+        imgsz = image_size(requested[0] if len(requested) == 1 else requested)
         model = model_from_state_dict(read_npz(args.weights))
         names = [n.strip() for n in args.names.split(",")] if args.names else None
         onnx_model = export_yolo(model, imgsz, opset=args.opset, names=names, dynamic_size=args.dynamic_size)
@@ -55,10 +66,6 @@ def main(argv=None) -> int:
     result = summary(onnx_model, out)
     result["checker"] = "passed (full_check)"
     parity = {}
-    with np.load(args.weights) as z:
-        has_ref = {"input/img", "eval/inference_out"} <= set(z.files)
-        images = z["input/img"] if has_ref else None
-        reference = z["eval/inference_out"] if has_ref else None
     if images is not None and tuple(images.shape[2:]) == imgsz:
         parity["vs_reference"] = parity_vs_reference(onnx_model, images, reference)
     if args.parity_batch > 0:
