@@ -112,14 +112,8 @@ def bn_backward(g, cache):
 # largest absolute difference.
 
 # %%
-import warnings
-
 import pytensor
 import pytensor.tensor as pt
-
-# PyTensor asks for float64 accumulators in float32 sums; JAX in 32-bit mode keeps float32 and
-# would warn about it at every compilation.
-warnings.filterwarnings("ignore", message="Explicitly requested dtype")
 
 rng = np.random.default_rng(0)
 x_val = (rng.normal(size=(4, 3, 5, 5)) * 2.0 + 0.5).astype("float32")

@@ -27,7 +27,6 @@ PROFILE = start()
 
 # %%
 import inspect
-import warnings
 
 import jax
 import matplotlib.pyplot as plt
@@ -38,9 +37,6 @@ import pytensor.tensor as pt
 from yolo_lib.ops import Conv2d, conv2d, max_pool2d, upsample_nearest
 from yolo_lib.ops import conv as conv_module
 
-# PyTensor asks for float64 accumulators in float32 sums; JAX in 32-bit mode keeps float32 and
-# would warn about it at every compilation.
-warnings.filterwarnings("ignore", message="Explicitly requested dtype")
 
 
 def show(obj):

@@ -28,7 +28,6 @@ PROFILE = start()
 
 # %%
 import json
-import warnings
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -40,9 +39,6 @@ from yolo_lib.loss.evaluate import loss_on_heads
 from yolo_lib.paths import fixture_path, shared_dir
 
 IMGSZ = 320  # the fixture's size; the loss works for any multiple of 32
-# JAX runs in 32-bit mode; PyTensor's reductions ask for 64-bit accumulators and indices, which
-# JAX truncates to 32 bits with a warning per compile. Expected, so we silence that message.
-warnings.filterwarnings("ignore", message="Explicitly requested dtype (float|int)64")
 
 # %% [markdown]
 # ## Anchors and strides
