@@ -80,9 +80,10 @@ def capture_hooks(model, captured: dict) -> list:
     hooks = [layer.register_forward_hook(lambda mod, inp, o, i=i: store(i, o.detach().clone()))
              for i, layer in enumerate(model.model[:-1])]
     detect = model.model[-1]
-    for lvl, (box_branch, cls_branch) in enumerate(zip(detect.cv2, detect.cv3)):
-        hooks.append(box_branch.register_forward_hook(lambda mod, inp, o, k=f"box_raw_P{lvl + 3}": store(k, o.detach().clone())))
-        hooks.append(cls_branch.register_forward_hook(lambda mod, inp, o, k=f"cls_raw_P{lvl + 3}": store(k, o.detach().clone())))
+    for lvl, branches in enumerate(zip(detect.cv2, detect.cv3)):
+        for kind, branch in zip(("box_raw", "cls_raw"), branches):
+            key = f"{kind}_P{lvl + 3}"
+            hooks.append(branch.register_forward_hook(lambda mod, inp, o, k=key: store(k, o.detach().clone())))
     return hooks
 
 
