@@ -28,6 +28,8 @@ from pytensor.gradient import disconnected_grad
 
 from .boxes import ciou, dims, xywh_to_xyxy, xyxy_to_xywh
 
+TOPK = 10  # anchors kept per ground truth (Ultralytics' tal_topk)
+
 
 class Assignment(NamedTuple):
     """Assigner outputs (targets, no gradient) and the intermediates drawn in notebook 07."""
@@ -91,7 +93,7 @@ def assign(
     gt_boxes,
     gt_mask,
     num_classes: int,
-    topk: int = 10,
+    topk: int = TOPK,
     alpha: float = 0.5,
     beta: float = 6.0,
     eps: float = 1e-9,

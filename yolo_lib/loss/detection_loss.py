@@ -21,7 +21,7 @@ import numpy as np
 import pytensor.tensor as pt
 
 from .anchors import DEFAULT_STRIDES, grid_shapes, make_anchors
-from .assigner import Assignment, assign
+from .assigner import TOPK, Assignment, assign
 from .boxes import REG_MAX, ciou, dfl_expectation, dims, dist_to_xyxy, xywh_to_xyxy, xyxy_to_dist
 
 
@@ -101,7 +101,7 @@ def detection_loss(
     image_hw: tuple[int, int],
     strides=DEFAULT_STRIDES,
     gains: LossGains = LossGains(),
-    topk: int = 10,
+    topk: int = TOPK,
 ) -> DetectionLoss:
     """Build the loss graph.
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Mapping, NamedTuple
 
 import numpy as np
+from .assigner import TOPK
 from .evaluate import loss_on_heads
 from .targets import DenseTargets, from_rows
 
@@ -46,7 +47,7 @@ def loss_on_fixture_heads(ref: Mapping[str, np.ndarray], mode: str) -> dict[str,
 
 
 def zero_alignment_tie_picks(ours: Mapping[str, np.ndarray], fg_ref: np.ndarray, gt_ref: np.ndarray,
-                             topk: int = 10) -> tuple[np.ndarray, np.ndarray]:
+                             topk: int = TOPK) -> tuple[np.ndarray, np.ndarray]:
     """Which (B, A) anchors may differ between two correct assignments, and which really differ.
 
     A gt with fewer than ``topk`` candidates of non-zero alignment fills its top-k with
