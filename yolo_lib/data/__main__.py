@@ -6,18 +6,23 @@
     python -m yolo_lib.data cache --dataset coco --split train --size 320
 
 Exit status 2 with a one-line message on bad input (missing/malformed annotations, unknown class).
+Ctrl-C (or SIGTERM) stops at once with exit status 130 and one line giving the images done and the
+command that resumes (completed images are kept; an interrupted cache is rebuilt).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
+from pathlib import Path
 
-from yolo_lib.data.build import build_coco_subset, open_dataset, synthetic_root
+from yolo_lib.data.build import COCO_SPLITS, build_coco_subset, coco_root, open_dataset, synthetic_root
 from yolo_lib.data.cache import CacheMismatchError
 from yolo_lib.data.coco_subset import DEFAULT_CLASSES
 from yolo_lib.data.synthetic import SyntheticSpec, write_synthetic
+from yolo_lib.interrupts import handle_interrupts
 
 
 def parser() -> argparse.ArgumentParser:
@@ -38,6 +43,7 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--source", help="images: base URL, folder or zip (default: each image's coco_url)")
     b.add_argument("--root", help="COCO folder (default: <data_dir>/coco)")
     b.add_argument("--workers", type=int, default=16)
+    b.add_argument("--timeout", type=float, default=60.0, help="seconds a download may wait for data (default 60)")
     b.add_argument("--cache-size", type=int, default=0, help="also build the letterbox cache at this size")
 
     c = sub.add_parser("cache", help="build (or check) the letterboxed cache of a dataset")
@@ -51,23 +57,38 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def images_done(image_dir: Path) -> str:
+    """Progress text for the interrupted line: the image files complete under their final name."""
+    done = sum(1 for f in image_dir.glob("*") if f.is_file() and not f.name.endswith(".part"))
+    return f"{done} images done in {image_dir}"
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parser().parse_args(argv)
     progress = not args.quiet
+    resume = "python -m yolo_lib.data " + shlex.join(argv)
     try:
-        if args.command == "synthetic":
-            out = args.out or synthetic_root()
-            summary = write_synthetic(out, SyntheticSpec(n_train=args.train, n_val=args.val, seed=args.seed), progress)
-        elif args.command == "build":
-            summary = build_coco_subset(args.split, args.images, args.classes, args.seed, args.annotations,
-                                        args.source, args.root, args.workers, progress)
-            if args.cache_size:
-                ds = open_dataset("coco", args.split, args.cache_size, args.classes, root=args.root, progress=progress)
-                summary["cache"] = ds.summary()
-        else:
-            ds = open_dataset(args.dataset, args.split, args.size, args.classes, rebuild=not args.no_rebuild,
-                              progress=progress)
-            summary = ds.summary()
+        with handle_interrupts(f"data {args.command}", resume) as status:
+            if args.command == "synthetic":
+                out = args.out or synthetic_root()
+                spec = SyntheticSpec(n_train=args.train, n_val=args.val, seed=args.seed)
+                summary = write_synthetic(out, spec, progress)
+            elif args.command == "build":
+                image_dir = coco_root(args.root) / "images" / COCO_SPLITS[args.split]
+                status.progress = lambda: images_done(image_dir)
+                summary = build_coco_subset(args.split, args.images, args.classes, args.seed, args.annotations,
+                                            args.source, args.root, args.workers, progress, args.timeout)
+                if args.cache_size:
+                    status.progress = "images complete; the cache is rebuilt from the start"
+                    ds = open_dataset("coco", args.split, args.cache_size, args.classes, root=args.root,
+                                      progress=progress)
+                    summary["cache"] = ds.summary()
+            else:
+                status.progress = "the cache is rebuilt from the start"
+                ds = open_dataset(args.dataset, args.split, args.size, args.classes, rebuild=not args.no_rebuild,
+                                  progress=progress)
+                summary = ds.summary()
     except (FileNotFoundError, ValueError, CacheMismatchError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

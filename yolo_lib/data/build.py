@@ -37,13 +37,15 @@ def build_coco_subset(
     root: str | Path | None = None,
     workers: int = 16,
     progress: bool = True,
+    timeout: float = 60.0,
 ) -> dict:
     """Select a subset of one COCO split and fetch just its images; returns a JSON-able summary.
 
     ``n_images``: None = the plan's default (12,000 train, 2,000 val), 0 = every eligible image.
     ``annotations``: an instances json (default: ``<root>/annotations/instances_<split>2017.json``,
     downloaded with the official archive when missing). ``image_source``: None (each image's
-    ``coco_url``), a base URL, a folder or a zip (see :func:`fetch_images`).
+    ``coco_url``), a base URL, a folder or a zip (see :func:`fetch_images`). ``timeout``: seconds a
+    download may wait for data before that attempt fails.
     """
     if split not in COCO_SPLITS:
         raise ValueError(f"split must be one of {sorted(COCO_SPLITS)}, got {split!r}")
@@ -59,7 +61,7 @@ def build_coco_subset(
     subset_json = write_subset_json(coco, selection, root / "annotations" / f"subset_{coco_split}.json")
     image_dir = root / "images" / coco_split
     fetched = fetch_images([coco.imgs[i] for i in selection.image_ids], image_dir, image_source,
-                           workers=workers, progress=progress)
+                           workers=workers, timeout=timeout, progress=progress)
     summary = {"split": split, "annotations": str(annotations), "subset_json": str(subset_json),
                "image_dir": str(image_dir), **selection.summary(), "download": fetched.as_dict()}
     summary["skipped"] = [

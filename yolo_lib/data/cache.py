@@ -173,7 +173,8 @@ def build_cache(
     """Decode, letterbox and store every image of ``annotations`` that has a kept box.
 
     Images are read from ``image_dir/<file_name>`` in ``workers`` threads (Pillow releases the
-    GIL while decoding). Unreadable, corrupt or mis-sized images are skipped and listed in
+    GIL while decoding). An interruption (Ctrl-C) cancels the pending decodes without waiting;
+    ``meta.json`` is written last, so an interrupted folder is never opened as complete. Unreadable, corrupt or mis-sized images are skipped and listed in
     ``meta["skipped"]`` with their reason.
     """
     cache_dir, annotations, image_dir = Path(cache_dir), Path(annotations), Path(image_dir)
@@ -191,7 +192,8 @@ def build_cache(
                                        shape=(max(len(records), 1), 3, size, size))
     boxes, classes, offsets, content, ids, names = [], [], [0], [], [], []
     workers = workers or min(8, (os.cpu_count() or 1) * 2)
-    with ThreadPoolExecutor(max_workers=workers) as pool:
+    pool = ThreadPoolExecutor(max_workers=workers)
+    try:
         results = pool.map(lambda r: _decode(image_dir / r["file_name"], r, size), records)
         bar = tqdm(zip(records, labels, results), total=len(records), desc=f"cache {cache_dir.name}",
                    unit="img", disable=not progress)
@@ -207,6 +209,10 @@ def build_cache(
             content.append(params.content)
             ids.append(int(rec["id"]))
             names.append(rec["file_name"])
+    except BaseException:  # Ctrl-C: no meta.json is written, so the folder stays an incomplete build
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
     images.flush()
     del images
     np.save(cache_dir / "boxes.npy", np.concatenate(boxes or [np.zeros((0, 4), np.float32)]).astype(np.float32))

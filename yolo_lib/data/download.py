@@ -11,15 +11,23 @@ A file already present and intact is not fetched again (resume after an interrup
 file is written to ``<name>.part`` and renamed only after verification: the byte count must
 equal the announced ``Content-Length`` and Pillow must decode the whole JPEG. A bad download is
 retried (``retries`` times), then reported in the summary; it never lands under its final name.
+
+Every network read waits at most ``timeout`` seconds; a server that stops sending fails that
+request with a message naming the host. Ctrl-C (KeyboardInterrupt) during :func:`fetch_images`
+cancels the pending files, deletes the ``.part`` files of those in flight and re-raises at once,
+without waiting for the worker threads (see :mod:`yolo_lib.interrupts` for the exit).
 """
 
 from __future__ import annotations
 
 import http.client
 import shutil
+import socket
+import threading
 import time
 import urllib.error
 import urllib.request
+import urllib.parse
 import zipfile
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -93,17 +101,26 @@ def download_url(url: str, dest: str | Path, timeout: float = 60.0, resume: bool
                 while chunk := resp.read(CHUNK):
                     f.write(chunk)
                     received += len(chunk)
+    except (TimeoutError, socket.timeout) as e:
+        raise DownloadError(_stalled(url, timeout, e)) from None
     except urllib.error.HTTPError as e:
         if e.code == 416 and have:  # range beyond the end: the .part is complete already
             part.replace(dest)
             return 0
         raise DownloadError(f"{url}: HTTP {e.code} {e.reason}") from None
-    except (urllib.error.URLError, http.client.HTTPException, OSError) as e:  # IncompleteRead, timeouts
+    except (urllib.error.URLError, http.client.HTTPException, OSError) as e:  # IncompleteRead, refused, ...
+        if isinstance(getattr(e, "reason", None), (TimeoutError, socket.timeout)):
+            raise DownloadError(_stalled(url, timeout, e.reason)) from None
         raise DownloadError(f"{url}: {type(e).__name__}: {e}") from None
     if expected is not None and received != int(expected):
         raise DownloadError(f"{url}: connection closed after {received} of {expected} bytes")
     part.replace(dest)
     return received
+
+
+def _stalled(url: str, timeout: float, error: BaseException) -> str:
+    host = urllib.parse.urlsplit(url).netloc or url
+    return f"{url}: server {host} stalled: no data for {timeout:g} s ({error or 'timed out'})"
 
 
 def _source_kind(source) -> str:
@@ -140,6 +157,7 @@ def fetch_images(
     summary = FetchSummary(requested=len(images))
     t0 = time.perf_counter()
     zip_names = _zip_index(source) if kind == "zip" else {}
+    cancelled = threading.Event()  # set on Ctrl-C: threads still running start no further attempt
 
     def one(rec: dict) -> tuple[str, str | None, int, bool]:
         name = rec["file_name"]
@@ -151,6 +169,8 @@ def fetch_images(
             dest.unlink()
         reason, nbytes = None, 0
         for _attempt in range(retries + 1):
+            if cancelled.is_set():
+                return "failed", "cancelled", nbytes, was_corrupt
             try:
                 nbytes += _fetch_one(kind, source, rec, dest, zip_names, timeout)
             except (DownloadError, KeyError, OSError) as e:
@@ -162,9 +182,10 @@ def fetch_images(
             dest.unlink(missing_ok=True)
         return "failed", reason, nbytes, was_corrupt
 
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        futures = {pool.submit(one, rec): rec for rec in images}
-        bar = tqdm(total=len(images), desc=f"images -> {dest_dir.name}", unit="img", disable=not progress)
+    pool = ThreadPoolExecutor(max_workers=max(1, workers))
+    futures = {pool.submit(one, rec): rec for rec in images}
+    bar = tqdm(total=len(images), desc=f"images -> {dest_dir.name}", unit="img", disable=not progress)
+    try:
         for fut in as_completed(futures):
             status, reason, nbytes, was_corrupt = fut.result()
             summary.bytes += nbytes
@@ -176,7 +197,16 @@ def fetch_images(
             else:
                 summary.failed.append({"file_name": futures[fut]["file_name"], "reason": reason})
             bar.update(1)
+    except BaseException:  # Ctrl-C: drop pending work, abandon the threads in flight, remove their .part files
+        cancelled.set()
+        pool.shutdown(wait=False, cancel_futures=True)
+        for fut, rec in futures.items():
+            if not fut.done():
+                (dest_dir / (rec["file_name"] + ".part")).unlink(missing_ok=True)
+        raise
+    finally:
         bar.close()
+    pool.shutdown()
     summary.failed.sort(key=lambda d: d["file_name"])
     summary.seconds = time.perf_counter() - t0
     return summary
