@@ -102,3 +102,29 @@ def test_sigint_stops_build_at_once_and_rerun_completes(shared, tmp_path):
             proc.kill()
         httpd.shutdown()
         httpd.server_close()
+
+
+def test_sigterm_is_handled_like_sigint_by_handle_interrupts(tmp_path):
+    """The reusable context manager on its own: SIGTERM while a non-daemon thread is blocked."""
+    script = (
+        "import sys, threading, time\n"
+        "from yolo_lib.interrupts import handle_interrupts\n"
+        "with handle_interrupts('demo work', 'python demo.py --again') as status:\n"
+        "    status.progress = '2 of 5 steps done'\n"
+        "    threading.Thread(target=time.sleep, args=(60,)).start()  # a normal exit would wait for it\n"
+        "    print('ready', flush=True)\n"
+        "    time.sleep(60)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script], env={**os.environ, "PYTHONPATH": str(ROOT)},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=10)
+        assert time.monotonic() - t0 < 5
+        assert proc.returncode == 130
+        assert err.strip() == "interrupted: demo work (2 of 5 steps done); resume with: python demo.py --again"
+    finally:
+        if proc.poll() is None:
+            proc.kill()

@@ -5,19 +5,23 @@ or a reference npz such as ``../shared/fixtures/yolo11n_nc2_320.npz``), exports 
 runs ``onnx.checker`` (full check) and prints a JSON summary: opset, node count by op type,
 file size and parity figures (onnxruntime vs PyTensor's own evaluation; vs the reference's
 ``eval/inference_out`` when the npz carries one). The image size defaults to that of the
-reference's ``input/img``, else 320. Exit status 1 when a parity check fails.
+reference's ``input/img``, else 320. Exit status 1 when a parity check fails; Ctrl-C (or SIGTERM)
+stops at once with status 130 and the command to run again (see :mod:`yolo_lib.interrupts`).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import onnx
+
+from yolo_lib.interrupts import handle_interrupts
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -36,7 +40,12 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def main(argv=None) -> int:
-    args = parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    with handle_interrupts("ONNX export", "python -m yolo_lib.export " + shlex.join(argv)):
+        return export(parse_args(argv))
+
+
+def export(args: argparse.Namespace) -> int:
     if not args.weights.is_file():
         raise SystemExit(f"error: no weights file at {args.weights}")
     from yolo_lib.export.report import parity_vs_pytensor, parity_vs_reference, summary
@@ -60,7 +69,9 @@ def main(argv=None) -> int:
         raise SystemExit(f"error: {e}") from None
     out = args.out or Path(args.weights.stem + ".onnx")
     out.parent.mkdir(parents=True, exist_ok=True)
-    onnx.save(onnx_model, str(out))
+    part = out.with_name(out.name + ".part")  # an interrupted save never looks like a finished file
+    onnx.save(onnx_model, str(part))
+    part.replace(out)
     onnx.checker.check_model(str(out), full_check=True)
 
     result = summary(onnx_model, out)
