@@ -25,6 +25,7 @@ import hashlib
 import os
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -167,7 +168,26 @@ def cmd_lab(args: list[str]) -> None:
     print(f"JupyterLab: {url}\n"
           f"from another machine: ssh -N -L {port}:127.0.0.1:{port} USER@THIS_HOST, then open the URL there\n"
           "stop with Ctrl-C", flush=True)
-    run(lab + extra, "JupyterLab", "see its messages above", env={**os.environ, "JUPYTER_TOKEN": token})
+    serve(lab + extra, {**os.environ, "JUPYTER_TOKEN": token})
+
+
+def serve(cmd: list, env: dict) -> None:
+    """Run JupyterLab until it stops; Ctrl-C is its own (it asks, then shuts its kernels down)."""
+    print("+", " ".join(str(c) for c in cmd), flush=True)
+    try:
+        proc = subprocess.Popen([str(c) for c in cmd], cwd=ROOT, env=env)
+    except OSError as e:
+        raise WorkshopError(f"JupyterLab could not start ({e}); rerun `python3 workshop.py lab`") from None
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # set after the start: JupyterLab keeps its Ctrl-C
+    try:
+        status = proc.wait()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if status < 0:
+        raise WorkshopError(f"JupyterLab was stopped by signal {signal.Signals(-status).name}", 128 - status)
+    if status != 0:
+        raise WorkshopError(f"JupyterLab exited with status {status}; see its messages above, fix what they "
+                            "name and rerun `python3 workshop.py lab`", status)
 
 
 def cmd_test(args: list[str]) -> None:
