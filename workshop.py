@@ -55,15 +55,31 @@ def env_dirs() -> tuple[Path, Path, bool]:
     return env, bindir / ("python.exe" if os.name == "nt" else "python"), not chosen
 
 
-def run(cmd: list, what: str, todo: str, **kw) -> None:
-    """Run ``cmd`` in the repository; a non-zero exit becomes a :class:`WorkshopError` naming ``what``."""
+def start_and_wait(cmd: list, what: str, todo: str, env: dict | None = None) -> int:
+    """Run ``cmd`` in the repository and return its exit status (negative: the signal that ended it).
+
+    Ctrl-C goes to the child alone (the terminal sends it to both): pip, pytest and JupyterLab
+    then stop in their own orderly way instead of being killed by this script.
+    """
     print("+", " ".join(str(c) for c in cmd), flush=True)
     try:
-        result = subprocess.run([str(c) for c in cmd], cwd=ROOT, **kw)
+        proc = subprocess.Popen([str(c) for c in cmd], cwd=ROOT, env=env)
     except OSError as e:
         raise WorkshopError(f"{what} could not start ({e}); {todo}") from None
-    if result.returncode != 0:
-        raise WorkshopError(f"{what} failed (exit status {result.returncode}); {todo}", result.returncode)
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # set after the start, so the child keeps Ctrl-C
+    try:
+        return proc.wait()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def run(cmd: list, what: str, todo: str, env: dict | None = None) -> None:
+    """Run ``cmd``; a non-zero exit becomes a :class:`WorkshopError` naming ``what`` and its status."""
+    status = start_and_wait(cmd, what, todo, env)
+    if status < 0:
+        raise WorkshopError(f"{what} was stopped by signal {signal.Signals(-status).name}; {todo}", 128 - status)
+    if status != 0:
+        raise WorkshopError(f"{what} failed (exit status {status}); {todo}", status)
 
 
 def check_python() -> None:
@@ -168,37 +184,16 @@ def cmd_lab(args: list[str]) -> None:
     print(f"JupyterLab: {url}\n"
           f"from another machine: ssh -N -L {port}:127.0.0.1:{port} USER@THIS_HOST, then open the URL there\n"
           "stop with Ctrl-C", flush=True)
-    serve(lab + extra, {**os.environ, "JUPYTER_TOKEN": token})
-
-
-def serve(cmd: list, env: dict) -> None:
-    """Run JupyterLab until it stops; Ctrl-C is its own (it asks, then shuts its kernels down)."""
-    print("+", " ".join(str(c) for c in cmd), flush=True)
-    try:
-        proc = subprocess.Popen([str(c) for c in cmd], cwd=ROOT, env=env)
-    except OSError as e:
-        raise WorkshopError(f"JupyterLab could not start ({e}); rerun `python3 workshop.py lab`") from None
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # set after the start: JupyterLab keeps its Ctrl-C
-    try:
-        status = proc.wait()
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    if status < 0:
-        raise WorkshopError(f"JupyterLab was stopped by signal {signal.Signals(-status).name}", 128 - status)
-    if status != 0:
-        raise WorkshopError(f"JupyterLab exited with status {status}; see its messages above, fix what they "
-                            "name and rerun `python3 workshop.py lab`", status)
+    run(lab + extra, "JupyterLab", "see its messages above, then rerun `python3 workshop.py lab`",
+        {**os.environ, "JUPYTER_TOKEN": token})
 
 
 def cmd_test(args: list[str]) -> None:
     py = ensure_env("dev")
     env = dict(os.environ)
     env.setdefault("YOLO_PROFILE", "smoke")
-    try:
-        result = subprocess.run([str(py), *TEST_ARGS, *args], cwd=ROOT, env=env)
-    except OSError as e:
-        raise WorkshopError(f"pytest could not start ({e}); rerun `python3 workshop.py test`") from None
-    sys.exit(result.returncode)  # pytest's own summary says what failed
+    status = start_and_wait([py, *TEST_ARGS, *args], "pytest", "rerun `python3 workshop.py test`", env)
+    sys.exit(128 - status if status < 0 else status)  # pytest's own summary says what failed
 
 
 def cmd_sync(args: list[str]) -> None:

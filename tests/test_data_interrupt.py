@@ -17,8 +17,10 @@ from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import pytest
+
 from yolo_lib.data.coco_subset import load_annotations, select_images
-from yolo_lib.data.download import verify_image
+from yolo_lib.data.download import DownloadError, download_url, verify_image
 
 N_SERVED, N_IMAGES = 3, 8
 ROOT = Path(__file__).resolve().parent.parent
@@ -128,3 +130,19 @@ def test_sigterm_is_handled_like_sigint_by_handle_interrupts(tmp_path):
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_a_stalled_server_fails_the_request_naming_the_host(shared, tmp_path):
+    httpd, handler = start_server(shared / "data" / "coco128" / "images")
+    handler.budget = 0  # every request stalls
+    host = f"127.0.0.1:{httpd.server_address[1]}"
+    try:
+        t0 = time.monotonic()
+        with pytest.raises(DownloadError, match=f"server {host} stalled: no data for 0.5 s"):
+            download_url(f"http://{host}/train2017/000000000030.jpg", tmp_path / "a.jpg", timeout=0.5)
+        assert time.monotonic() - t0 < 5
+        assert not (tmp_path / "a.jpg").exists()
+    finally:
+        handler.release.set()
+        httpd.shutdown()
+        httpd.server_close()
