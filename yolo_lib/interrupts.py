@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -46,10 +47,13 @@ def _raise_keyboard_interrupt(signum, frame):
 def handle_interrupts(what: str, resume_command: str) -> Iterator[InterruptStatus]:
     """Run the block; on SIGINT/SIGTERM print the one-line summary and exit with status 130.
 
-    Only usable from the main thread (signal handlers live there). Outside the block the
-    previous handlers are restored.
+    Signal handlers live in the main thread: called from another thread it only runs the block.
+    Outside the block the previous handlers are restored.
     """
     status = InterruptStatus()
+    if threading.current_thread() is not threading.main_thread():
+        yield status
+        return
     previous = {s: signal.signal(s, _raise_keyboard_interrupt) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield status
