@@ -44,6 +44,11 @@ class StallingHandler(SimpleHTTPRequestHandler):
         super().do_GET()
 
 
+def default_sigint():
+    """In the child: SIGINT acts as at a terminal even when these tests run with it ignored (`cmd &`)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start_server(images: Path):
     handler = type("H", (StallingHandler,), {"images": images, "budget": N_SERVED, "release": threading.Event(),
                                              "lock": threading.Lock(), "state": {"requests": 0}})
@@ -67,7 +72,8 @@ def test_sigint_stops_build_at_once_and_rerun_completes(shared, tmp_path):
                 "--source", f"http://127.0.0.1:{httpd.server_address[1]}/train2017", "--workers", "4",
                 "--timeout", "30", "--quiet"]
         proc = subprocess.Popen([sys.executable, "-m", "yolo_lib.data", *args], cwd=tmp_path, env=env,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                preexec_fn=default_sigint)
         deadline = time.monotonic() + 120
         while len([f for f in out_dir.glob("*.jpg")]) < N_SERVED:
             assert proc.poll() is None, proc.communicate()

@@ -47,14 +47,16 @@ def _raise_keyboard_interrupt(signum, frame):
 def handle_interrupts(what: str, resume_command: str) -> Iterator[InterruptStatus]:
     """Run the block; on SIGINT/SIGTERM print the one-line summary and exit with status 130.
 
-    Signal handlers live in the main thread: called from another thread it only runs the block.
+    A signal the process was told to ignore (``nohup``, a background job of a script) stays
+    ignored. Signal handlers live in the main thread: called from another thread it only runs the block.
     Outside the block the previous handlers are restored.
     """
     status = InterruptStatus()
     if threading.current_thread() is not threading.main_thread():
         yield status
         return
-    previous = {s: signal.signal(s, _raise_keyboard_interrupt) for s in (signal.SIGINT, signal.SIGTERM)}
+    previous = {s: signal.signal(s, _raise_keyboard_interrupt) for s in (signal.SIGINT, signal.SIGTERM)
+                if signal.getsignal(s) is not signal.SIG_IGN}  # ignored stays ignored (nohup, `cmd &` in scripts)
     try:
         yield status
     except KeyboardInterrupt:
