@@ -41,7 +41,7 @@ import pytensor.tensor as pt
 
 from yolo_lib.export import export_graph, onnx_converter, scalar_converter
 from yolo_lib.export.report import (
-    BOX_TOL_PX, PYTENSOR_REL_TOL, SCORE_TOL, onnx_output, op_histogram, parity_vs_pytensor, summary,
+    BOX_TOL_PX, SCORE_TOL, onnx_output, op_histogram, parity_vs_pytensor, summary,
 )
 from yolo_lib.export.yolo import compare_outputs, export_yolo
 from yolo_lib.model import build_yolo11
@@ -189,8 +189,9 @@ if theirs_model is not None:
 #   Ultralytics computed with PyTorch on the fixture images (fixture weights only).
 # * **Ultralytics' ONNX vs Ultralytics (PyTorch)**: their file against their own numbers, for scale.
 #
-# Targets: 1e-4 relative against PyTensor; the fixtures' tolerances against Ultralytics
-# (boxes 2e-3 px, scores 1e-5).
+# Targets: the fixtures' tolerances, boxes 2e-3 px and scores 1e-5, each judged on its own
+# (a relative figure is dominated by box coordinates of hundreds of pixels and would hide wrong
+# scores), against PyTensor and against Ultralytics.
 
 # %%
 rows = []
@@ -210,7 +211,7 @@ else:
 print(f"{'comparison':42s} {'box px':>10s} {'score':>10s} {'relative':>10s}")
 for name, f in rows:
     print(f"{name:42s} {f['box_max_abs_px']:10.2e} {f['score_max_abs']:10.2e} {f['max_rel']:10.2e}")
-assert pt_fig["max_rel"] <= PYTENSOR_REL_TOL
+assert pt_fig["box_max_abs_px"] <= BOX_TOL_PX and pt_fig["score_max_abs"] <= SCORE_TOL
 if ref is not None:
     assert rows[1][1]["box_max_abs_px"] <= BOX_TOL_PX and rows[1][1]["score_max_abs"] <= SCORE_TOL
     print("within tolerance: ours matches PyTensor and Ultralytics' reference")

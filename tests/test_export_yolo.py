@@ -13,7 +13,7 @@ import pytest
 import yolo_lib  # noqa: F401
 from yolo_lib.export.__main__ import main as export_main
 from yolo_lib.export.report import (
-    BOX_TOL_PX, PYTENSOR_REL_TOL, SCORE_TOL, onnx_output, op_histogram, parity_vs_pytensor,
+    BOX_TOL_PX, SCORE_TOL, onnx_output, op_histogram, parity_vs_pytensor, parity_vs_reference,
 )
 from yolo_lib.export.yolo import export_yolo
 from yolo_lib.model import build_yolo11
@@ -80,12 +80,51 @@ def test_dfl_softmax_on_last_axis_and_metadata(exported):
     assert ast.literal_eval(meta["imgsz"]) == [320, 320] and meta["task"] == "detect"
 
 
-def test_matches_pytensor_on_a_random_model_at_another_size():
-    """No fixture needed: a random nc=3 model at 64x96 (non-square), onnxruntime vs PyTensor."""
+def with_zeroed_scores(onnx_model: onnx.ModelProto) -> onnx.ModelProto:
+    """A copy of an exported detector whose class-score rows (output[:, 4:]) are all 0."""
+    from onnx import helper, numpy_helper
+
+    zeroed = onnx.ModelProto()
+    zeroed.CopyFrom(onnx_model)
+    graph = zeroed.graph
+    name = graph.output[0].name
+    for node in graph.node:
+        node.output[:] = [f"{o}_unzeroed" if o == name else o for o in node.output]
+    nc = len(ast.literal_eval({p.key: p.value for p in zeroed.metadata_props}["names"]))
+    mask = np.zeros((1, 4 + nc, 1), np.float32)
+    mask[:, :4] = 1
+    graph.initializer.append(numpy_helper.from_array(mask, "score_zeroing_mask"))
+    graph.node.append(helper.make_node("Mul", [f"{name}_unzeroed", "score_zeroing_mask"], [name]))
+    return zeroed
+
+
+@pytest.fixture(scope="module")
+def random_model_and_export():
+    """A random nc=3 model exported at 64x96 (non-square), and two images."""
     model = build_yolo11("n", nc=3, seed=1)
     images = np.random.default_rng(1).random((2, 3, 64, 96), dtype=np.float32)
-    figures = parity_vs_pytensor(export_yolo(model, (64, 96)), model, images)
-    assert figures["max_rel"] <= PYTENSOR_REL_TOL, figures
+    return model, export_yolo(model, (64, 96)), images
+
+
+def test_matches_pytensor_on_a_random_model_at_another_size(random_model_and_export):
+    """No fixture needed: onnxruntime vs PyTensor, boxes (px) and scores judged separately."""
+    model, exported, images = random_model_and_export
+    figures = parity_vs_pytensor(exported, model, images)
+    assert figures["box_max_abs_px"] <= BOX_TOL_PX and figures["score_max_abs"] <= SCORE_TOL, figures
+    assert figures["box_ok"] and figures["score_ok"] and figures["ok"], figures
+
+
+def test_an_export_with_zeroed_scores_fails_its_checks(random_model_and_export):
+    """Boxes untouched, every class score 0: the box check passes, the score check must fail."""
+    model, exported, images = random_model_and_export
+    zeroed = with_zeroed_scores(exported)
+    onnx.checker.check_model(zeroed, full_check=True)
+    assert np.abs(onnx_output(zeroed, images)[:, 4:]).max() == 0
+    figures = parity_vs_pytensor(zeroed, model, images)
+    assert figures["box_ok"] and not figures["score_ok"] and not figures["ok"], figures
+    truth = onnx_output(exported, images)
+    figures = parity_vs_reference(zeroed, images, truth)
+    assert figures["box_ok"] and not figures["score_ok"] and not figures["ok"], figures
 
 
 def test_bad_image_size_is_refused():
@@ -143,4 +182,4 @@ def test_dynamic_image_size():
     rng = np.random.default_rng(2)
     for hw in ((64, 96), (96, 64)):
         figures = parity_vs_pytensor(exported, model, rng.random((1, 3, *hw), dtype=np.float32))
-        assert figures["max_rel"] <= PYTENSOR_REL_TOL, (hw, figures)
+        assert figures["box_ok"] and figures["score_ok"] and figures["ok"], (hw, figures)

@@ -33,5 +33,11 @@ def test_start_prints_header_and_sets_float32(capsys, monkeypatch):
     for word in ("profile", "backend=", "devices=", "pytensor", "floatX=float32"):
         assert word in out
     assert pytensor.config.floatX == "float32"
-    smoke_fields = SMOKE.as_dict()
-    assert SMOKE.imgsz % 32 == 0 and FULL.imgsz % 32 == 0 and set(smoke_fields) == set(FULL.as_dict())
+
+
+@pytest.mark.parametrize("profile", [SMOKE, FULL], ids=lambda p: p.name)
+def test_profile_image_size_is_usable_by_the_model(profile):
+    """The model and the exporter accept the profile's image size (a multiple of the stride 32)."""
+    from yolo_lib.export.yolo import image_size
+
+    assert image_size(profile.imgsz) == (profile.imgsz, profile.imgsz)

@@ -152,7 +152,7 @@ def parity_group(case) -> list:
     from yolo_lib import parity
 
     def convert(c: Check):
-        return parity.Check(c.name, c.metric, c.error, c.tolerance, c.passed)
+        return parity.Check(c.name, c.metric, c.error, c.tolerance)
 
     out = []
     for mode in ("eval", "train"):
