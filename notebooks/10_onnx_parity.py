@@ -45,6 +45,7 @@ from yolo_lib.export.report import (
 )
 from yolo_lib.export.yolo import compare_outputs, export_yolo
 from yolo_lib.model import build_yolo11
+from yolo_lib import settings
 from yolo_lib.paths import data_dir, fixture_path
 from yolo_lib.weights import model_from_state_dict, read_npz
 
@@ -58,7 +59,7 @@ from yolo_lib.weights import model_from_state_dict, read_npz
 # checking parity number by number, and useless for detecting anything: its boxes mean nothing.
 
 # %%
-WEIGHTS = os.environ.get("YOLO_WEIGHTS", "")  # e.g. "../data/runs/yolo11n_person_phone/best.npz"
+WEIGHTS = settings.weights_path()  # e.g. "../data/runs/yolo11n_person_phone/best.npz"
 NAMES = ["person", "cell phone"]  # the workshop's two classes (COCO 0 and 67)
 IMGSZ = 320
 

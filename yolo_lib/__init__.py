@@ -1,22 +1,20 @@
 """yolo_lib: YOLO11n written from scratch in PyTensor.
 
-Importing the package sets process-wide defaults before JAX or PyTensor load, unless the
-user already chose otherwise:
+Importing the package sets process-wide defaults, whatever was imported before it, unless the
+user already chose otherwise (:func:`yolo_lib.settings.apply_process_defaults`):
 
 * ``XLA_PYTHON_CLIENT_PREALLOCATE=false`` so several notebooks can share one GPU;
-* PyTensor ``floatX=float32`` (training precision; it also keeps JAX in 32-bit mode);
+* PyTensor ``floatX=float32`` (training precision) and JAX in 32-bit mode;
 * silence JAX's "Explicitly requested dtype float64/int64 ... will be truncated" warning:
   PyTensor's reductions ask for 64-bit accumulators and indices, which JAX in 32-bit mode
   computes in 32 bits, as intended here; the warning would repeat at every compilation.
 """
 
-import os as _os
 import warnings as _warnings
 
-_os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
-if "floatX" not in _os.environ.get("PYTENSOR_FLAGS", ""):
-    _flags = _os.environ.get("PYTENSOR_FLAGS", "")
-    _os.environ["PYTENSOR_FLAGS"] = ",".join(f for f in (_flags, "floatX=float32") if f)
+from yolo_lib.settings import apply_process_defaults as _apply_process_defaults
+
+_apply_process_defaults()
 
 _warnings.filterwarnings("ignore", message="Explicitly requested dtype (float|int)64 requested in")
 

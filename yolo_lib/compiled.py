@@ -21,7 +21,6 @@ XLA's own compilation is kept across processes by JAX's persistent compilation c
 
 from __future__ import annotations
 
-import os
 
 import numpy as np
 import pytensor
@@ -30,6 +29,7 @@ from pytensor.compile.mode import Mode
 from pytensor.graph.rewriting.db import RewriteDatabaseQuery
 from pytensor.link.jax.linker import JAXLinker
 
+from yolo_lib import settings
 from yolo_lib.model import YOLO11
 from yolo_lib.paths import data_dir
 
@@ -39,7 +39,7 @@ MODE = Mode(JAXLinker(), RewriteDatabaseQuery(include=["fast_compile", "jax"]))
 
 def enable_jax_cache() -> None:
     """Turn on JAX's persistent compilation cache in ``<data dir>/jax_cache`` (once)."""
-    if os.environ.get("YOLO_JAX_CACHE", "1") == "0":
+    if not settings.jax_cache_enabled():
         return
     import jax
 
@@ -50,11 +50,12 @@ def enable_jax_cache() -> None:
 
 
 def check_float32() -> None:
-    """Compiled model functions need floatX=float32 (import yolo_lib before pytensor)."""
+    """Compiled model functions need floatX=float32 (yolo_lib sets it on import unless
+    ``PYTENSOR_FLAGS`` names another floatX, or it was changed afterwards)."""
     if pytensor.config.floatX != "float32":
         raise RuntimeError(
-            f"pytensor floatX is {pytensor.config.floatX}; the model runs in float32. Import "
-            "yolo_lib before pytensor, or set PYTENSOR_FLAGS=floatX=float32")
+            f"pytensor floatX is {pytensor.config.floatX}; the model runs in float32. Set "
+            "pytensor.config.floatX = 'float32' or PYTENSOR_FLAGS=floatX=float32")
 
 
 def images_variable(batch: int, h: int, w: int):

@@ -7,12 +7,12 @@ as an OK/FAIL table and raises :class:`EnvironmentError` when a requirement fail
 from __future__ import annotations
 
 import importlib
-import os
 import sys
 import tempfile
 from dataclasses import dataclass
 from importlib import metadata
 
+from yolo_lib import settings
 from yolo_lib.paths import data_dir
 
 MIN_PYTHON = (3, 11)
@@ -103,7 +103,7 @@ def _check_onnxruntime() -> Check:
 def check_environment(profile_name: str | None = None) -> list[Check]:
     """Run every check. ``profile_name`` defaults to ``$YOLO_PROFILE`` (empty = no GPU demand)."""
     if profile_name is None:
-        profile_name = os.environ.get("YOLO_PROFILE", "").strip().lower()
+        profile_name = settings.profile_name()
     checks = [_check_python()]
     checks += [_check_package(m, d) for m, d in REQUIRED_PACKAGES.items()]
     checks += [_check_jax_devices(profile_name), _check_float32(), _check_data_dir(), _check_onnxruntime()]

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
+
+from yolo_lib import settings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 def data_dir() -> Path:
     """Directory where datasets and caches land (``$YOLO_DATA_DIR`` or ``<repo>/data``)."""
-    return Path(os.environ.get("YOLO_DATA_DIR", REPO_ROOT / "data"))
+    return settings.data_dir_override() or REPO_ROOT / "data"
 
 
 def shared_dir() -> Path | None:
@@ -18,7 +19,7 @@ def shared_dir() -> Path | None:
 
     Looked up as ``$YOLO_SHARED_DIR``, then ``<repo>/../shared``, then ``<repo>/shared``.
     """
-    candidates = [os.environ.get("YOLO_SHARED_DIR"), REPO_ROOT.parent / "shared", REPO_ROOT / "shared"]
+    candidates = [settings.shared_dir_override(), REPO_ROOT.parent / "shared", REPO_ROOT / "shared"]
     for c in candidates:
         if c and Path(c, "fixtures").is_dir():
             return Path(c)

@@ -7,10 +7,9 @@ uses less data, fewer steps and smaller images.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, asdict
 
-import yolo_lib  # noqa: F401  (sets XLA/PyTensor defaults before jax/pytensor import)
+from yolo_lib import settings
 
 PROFILES = ("smoke", "full")
 
@@ -46,8 +45,7 @@ def jax_has_gpu() -> bool:
 
 def resolve_profile(value: str | None = None) -> Profile:
     """The profile named by ``value`` or ``$YOLO_PROFILE``; default full on a GPU, else smoke."""
-    name = value if value is not None else os.environ.get("YOLO_PROFILE", "")
-    name = name.strip().lower()
+    name = value.strip().lower() if value is not None else settings.profile_name()
     if not name:
         name = "full" if jax_has_gpu() else "smoke"
     if name not in PROFILES:

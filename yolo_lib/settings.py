@@ -1,0 +1,83 @@
+"""Every environment variable yolo_lib reads, read here and nowhere else (table: docs/environment.md).
+
+:func:`apply_process_defaults` runs when ``yolo_lib`` is imported. It makes float32 and JAX's
+32-bit mode hold whatever the import order:
+
+* ``import yolo_lib`` before PyTensor: ``PYTENSOR_FLAGS`` gets ``floatX=float32`` before PyTensor
+  reads it;
+* PyTensor already imported (``import pytensor, yolo_lib``): ``pytensor.config.floatX`` is set to
+  float32 directly;
+* PyTensor's JAX dispatch module switches JAX's 64-bit mode on import (on when floatX is
+  float64, off otherwise), so whichever module imports it first used to decide: when JAX is
+  already imported, 64-bit mode is switched off here too.
+
+A ``floatX`` the user wrote in ``PYTENSOR_FLAGS`` is respected (e.g. ``floatX=float64`` for
+gradient checks of single Ops); then nothing is changed.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+#: The variables, their defaults and what they do (docs/environment.md shows the same table).
+VARIABLES: dict[str, str] = {
+    "YOLO_PROFILE": "smoke | full; default full on a GPU, else smoke (yolo_lib.profile)",
+    "YOLO_DATA_DIR": "datasets, caches, runs; default <repo>/data",
+    "YOLO_SHARED_DIR": "the shared folder with fixtures/ and the COCO sample; default ../shared or ./shared",
+    "YOLO_JAX_CACHE": "0 turns off JAX's persistent compilation cache in <data dir>/jax_cache",
+    "YOLO_WEIGHTS": "weights .npz for notebook 10 (ONNX parity); default the fixture",
+    "PYTENSOR_FLAGS": "PyTensor's own flags; yolo_lib adds floatX=float32 unless floatX is given",
+    "XLA_PYTHON_CLIENT_PREALLOCATE": "JAX's own; yolo_lib sets false unless given, so notebooks share a GPU",
+}
+
+
+def _get(name: str, default: str = "") -> str:
+    assert name in VARIABLES, f"{name} is not listed in yolo_lib.settings.VARIABLES"
+    return os.environ.get(name, default)
+
+
+def profile_name() -> str:
+    """``$YOLO_PROFILE`` lower-cased and stripped ('' when unset)."""
+    return _get("YOLO_PROFILE").strip().lower()
+
+
+def data_dir_override() -> Path | None:
+    """``$YOLO_DATA_DIR`` or None."""
+    value = _get("YOLO_DATA_DIR")
+    return Path(value) if value else None
+
+
+def shared_dir_override() -> Path | None:
+    """``$YOLO_SHARED_DIR`` or None."""
+    value = _get("YOLO_SHARED_DIR")
+    return Path(value) if value else None
+
+
+def jax_cache_enabled() -> bool:
+    """False when ``YOLO_JAX_CACHE=0``."""
+    return _get("YOLO_JAX_CACHE", "1") != "0"
+
+
+def weights_path() -> str:
+    """``$YOLO_WEIGHTS`` ('' when unset)."""
+    return _get("YOLO_WEIGHTS")
+
+
+def user_chose_floatx() -> bool:
+    """True when ``PYTENSOR_FLAGS`` names a floatX (then yolo_lib leaves precision alone)."""
+    return "floatX" in _get("PYTENSOR_FLAGS")
+
+
+def apply_process_defaults() -> None:
+    """GPU memory sharing, float32 and JAX 32-bit, whatever was imported before (see module doc)."""
+    os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+    if user_chose_floatx():
+        return
+    flags = _get("PYTENSOR_FLAGS")
+    os.environ["PYTENSOR_FLAGS"] = ",".join(f for f in (flags, "floatX=float32") if f)
+    if "pytensor" in sys.modules:  # imported before yolo_lib: its config was read already
+        sys.modules["pytensor"].config.floatX = "float32"
+    if "jax" in sys.modules:  # PyTensor's JAX dispatch may have turned 64-bit mode on already
+        sys.modules["jax"].config.update("jax_enable_x64", False)
