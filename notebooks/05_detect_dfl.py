@@ -58,10 +58,11 @@ for s in Detect.strides:
 import matplotlib.pyplot as plt
 import numpy as np
 
-from yolo_lib.nn import make_anchors_np
+from yolo_lib.geometry import make_anchors
 
 size = 320
-anchors, stride = make_anchors_np([(size // s, size // s) for s in Detect.strides], Detect.strides)
+anchors, stride = make_anchors((size, size), Detect.strides)  # (A, 2) grid units, (A, 1) pixels
+stride = stride[:, 0]
 print("anchors:", anchors.shape, " first three:", anchors[:3].tolist(), " strides:", np.unique(stride))
 fig, axes = plt.subplots(1, 3, figsize=(13, 4.4))
 for ax, s in zip(axes, Detect.strides):

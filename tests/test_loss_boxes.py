@@ -6,7 +6,8 @@ import pytensor.tensor as pt
 import pytest
 
 from yolo_lib.loss import grid_shapes, make_anchors
-from yolo_lib.loss.boxes import ciou_terms, dfl_expectation, dist_to_xyxy
+from yolo_lib.geometry import corners, dfl_distances
+from yolo_lib.loss.boxes import ciou_terms
 from yolo_lib.loss.detection_loss import dfl_loss
 
 
@@ -86,8 +87,10 @@ def test_dfl_decode_and_loss_match_numpy():
     target = rng.uniform(0, 14.99, (1, 5, 4)).astype(np.float32)
     points = np.array([[3.5, 2.5]] * 5, np.float32)
     x, t = pt.tensor3("x", dtype="float32"), pt.tensor3("t", dtype="float32")
-    dist = dfl_expectation(x)
-    fn = pytensor.function([x, t], [dist, dist_to_xyxy(dist, pt.constant(points)), dfl_loss(x, t)], mode="JAX")
+    dist = dfl_distances(x.dimshuffle(0, 2, 1)).dimshuffle(0, 2, 1)  # geometry layout is (B, 64, A)
+    x1y1, x2y2 = corners(dist.dimshuffle(0, 2, 1), pt.constant(points.T.copy()))
+    boxes = pt.concatenate([x1y1, x2y2], axis=1).dimshuffle(0, 2, 1)
+    fn = pytensor.function([x, t], [dist, boxes, dfl_loss(x, t)], mode="JAX")
     dist_v, boxes_v, loss_v = (np.asarray(o) for o in fn(logits, target))
     logp = logits.reshape(1, 5, 4, 16).astype(np.float64)
     logp = logp - np.log(np.exp(logp).sum(-1, keepdims=True))

@@ -13,7 +13,7 @@ import pytest
 from yolo_lib import parity
 from yolo_lib.compiled import eval_function
 from yolo_lib.model import build_yolo11
-from yolo_lib.nn.dfl import make_anchors_np
+from yolo_lib.geometry import make_anchors
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +66,8 @@ def test_decoded_output_is_dfl_of_raw_outputs_at_another_size():
         np.random.default_rng(0).random((1, 3, 64, 96), dtype=np.float32))
     box = np.concatenate([out[f"box_raw_P{i}"].reshape(1, 64, -1) for i in (3, 4, 5)], axis=2)
     cls = np.concatenate([out[f"cls_raw_P{i}"].reshape(1, 3, -1) for i in (3, 4, 5)], axis=2)
-    anchors, stride = make_anchors_np([(8, 12), (4, 6), (2, 3)], (8, 16, 32))
+    anchors, stride = make_anchors((64, 96))
+    stride = stride[:, 0]
     p = np.exp(box.reshape(1, 4, 16, -1) - box.reshape(1, 4, 16, -1).max(axis=2, keepdims=True))
     dist = (p / p.sum(axis=2, keepdims=True) * np.arange(16)[None, None, :, None]).sum(axis=2)
     x1y1, x2y2 = anchors.T[None] - dist[:, :2], anchors.T[None] + dist[:, 2:]

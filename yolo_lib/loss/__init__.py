@@ -4,7 +4,7 @@ Public API: :func:`detection_loss` (symbolic loss on raw head outputs), :func:`t
 :func:`from_rows` / :func:`from_image_lists` (dense targets), :func:`assign`, :func:`make_anchors`.
 """
 
-from .anchors import grid_shapes, make_anchors
+from yolo_lib.geometry import grid_shapes, make_anchors
 from .assigner import Assignment, assign
 from .detection_loss import DetectionLoss, LossGains, detection_loss, target_variables
 from .targets import DenseTargets, from_image_lists, from_rows

@@ -26,7 +26,9 @@ import numpy as np
 import pytensor.tensor as pt
 from pytensor.gradient import disconnected_grad
 
-from .boxes import ciou, dims, xywh_to_xyxy, xyxy_to_xywh
+from yolo_lib.geometry import dims
+
+from .boxes import ciou, xywh_to_xyxy, xyxy_to_xywh
 
 TOPK = 10  # anchors kept per ground truth (Ultralytics' tal_topk)
 

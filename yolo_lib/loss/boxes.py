@@ -1,4 +1,6 @@
-"""Box algebra on symbolic PyTensor tensors: DFL decode, format changes, CIoU.
+"""Box algebra of the loss on symbolic PyTensor tensors: format changes, target distances, CIoU.
+
+The decode geometry (anchors, DFL expectation, distances to corners) is :mod:`yolo_lib.geometry`.
 
 Boxes live on the last axis: ``xyxy`` = (x1, y1, x2, y2), ``xywh`` = (cx, cy, w, h);
 distances ``ltrb`` = (left, top, right, bottom) from an anchor point. Units are whatever the
@@ -13,39 +15,14 @@ import numpy as np
 import pytensor.tensor as pt
 from pytensor.gradient import disconnected_grad
 
-REG_MAX = 16  # bins of the distance distribution per side
+from yolo_lib.geometry import REG_MAX
+
 CIOU_EPS = 1e-7
-
-
-def dims(x) -> tuple:
-    """Shape of ``x`` with static sizes as Python ints (symbolic only where unknown), so index grids
-    and reshapes built from it are constants for JAX."""
-    return tuple(x.shape[i] if n is None else n for i, n in enumerate(x.type.shape))
 
 
 def split_last(x, n: int = 4):
     """The ``n`` slices ``x[..., i]`` of the last axis."""
     return [x[..., i] for i in range(n)]
-
-
-def dfl_expectation(box_logits, reg_max: int = REG_MAX):
-    """Expected distance per side from DFL logits.
-
-    box_logits: (B, A, 4*reg_max), bins of side k at ``k*reg_max .. k*reg_max+reg_max-1``.
-    Returns (B, A, 4) distances (l, t, r, b) in grid units: softmax over the bins, then the mean
-    of bin indices 0..reg_max-1.
-    """
-    b, a = dims(box_logits)[:2]
-    probs = pt.special.softmax(box_logits.reshape((b, a, 4, reg_max)), axis=-1)
-    bins = pt.as_tensor_variable(np.arange(reg_max, dtype=box_logits.dtype))
-    return (probs * bins).sum(axis=-1)
-
-
-def dist_to_xyxy(dist, points):
-    """Distances (..., A, 4) ltrb from anchor ``points`` (A, 2) to xyxy boxes (..., A, 4)."""
-    l, t, r, b = split_last(dist)
-    px, py = points[:, 0], points[:, 1]
-    return pt.stack([px - l, py - t, px + r, py + b], axis=-1)
 
 
 def xyxy_to_dist(points, boxes, reg_max: int = REG_MAX):

@@ -20,9 +20,10 @@ from typing import NamedTuple
 import numpy as np
 import pytensor.tensor as pt
 
-from .anchors import DEFAULT_STRIDES, grid_shapes, make_anchors
+from yolo_lib.geometry import REG_MAX, STRIDES, corners, dfl_distances, dims, flatten_levels, grid_shapes, make_anchors
+
 from .assigner import TOPK, Assignment, assign
-from .boxes import REG_MAX, ciou, dfl_expectation, dims, dist_to_xyxy, xywh_to_xyxy, xyxy_to_dist
+from .boxes import ciou, xywh_to_xyxy, xyxy_to_dist
 
 
 class LossGains(NamedTuple):
@@ -61,13 +62,6 @@ def target_variables(batch_size: int, max_boxes: int, name: str = "gt"):
     )
 
 
-def flatten_levels(levels, channels: int):
-    """Per-level maps [(B, channels, H_i, W_i)] -> (B, A, channels), anchors P3..P5 row-major."""
-    b = dims(levels[0])[0]
-    flat = pt.concatenate([x.reshape((b, channels, -1)) for x in levels], axis=2)
-    return flat.dimshuffle(0, 2, 1)
-
-
 def bce_with_logits(logits, targets):
     """Elementwise binary cross entropy on logits: softplus(x) - x * z (stable for any x)."""
     return pt.softplus(logits) - logits * targets
@@ -99,7 +93,7 @@ def detection_loss(
     gt_classes,
     gt_mask,
     image_hw: tuple[int, int],
-    strides=DEFAULT_STRIDES,
+    strides=STRIDES,
     gains: LossGains = LossGains(),
     topk: int = TOPK,
 ) -> DetectionLoss:
@@ -128,9 +122,11 @@ def detection_loss(
     grid_h, grid_w = shapes[0]
     scale = np.array([grid_w, grid_h, grid_w, grid_h], np.float32) * np.float32(strides[0])
 
-    pred_dist = flatten_levels(box_levels, 4 * REG_MAX)  # (B, A, 64)
-    pred_logits = flatten_levels(cls_levels, num_classes)  # (B, A, nc)
-    pred_boxes = dist_to_xyxy(dfl_expectation(pred_dist), points)  # grid units
+    box_flat = flatten_levels(box_levels)  # (B, 64, A): the geometry's layout
+    pred_dist = box_flat.dimshuffle(0, 2, 1)  # (B, A, 64): the loss works per anchor
+    pred_logits = flatten_levels(cls_levels).dimshuffle(0, 2, 1)  # (B, A, nc)
+    x1y1, x2y2 = corners(dfl_distances(box_flat), points.T)  # (B, 2, A) each, grid units
+    pred_boxes = pt.concatenate([x1y1, x2y2], axis=1).dimshuffle(0, 2, 1)  # (B, A, 4) xyxy
     gt_xyxy = xywh_to_xyxy(gt_boxes * scale)  # pixels
 
     assignment = assign(

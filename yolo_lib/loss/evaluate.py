@@ -13,7 +13,7 @@ import numpy as np
 import pytensor
 import pytensor.tensor as pt
 
-from .anchors import DEFAULT_STRIDES
+from yolo_lib.geometry import REG_MAX, grid_shapes
 from .detection_loss import detection_loss, target_variables
 from .targets import DenseTargets
 
@@ -24,8 +24,9 @@ OUTPUTS = ("total", "items", "target_scores_sum", "pred_boxes", "labels", "boxes
 @lru_cache(maxsize=4)
 def _compiled(batch: int, max_boxes: int, image_hw: tuple[int, int], nc: int):
     h, w = image_hw
-    box = [pt.tensor4(f"box_P{i + 3}", dtype="float32", shape=(batch, 64, h // s, w // s)) for i, s in enumerate(DEFAULT_STRIDES)]
-    cls = [pt.tensor4(f"cls_P{i + 3}", dtype="float32", shape=(batch, nc, h // s, w // s)) for i, s in enumerate(DEFAULT_STRIDES)]
+    shapes = grid_shapes((h, w))
+    box = [pt.tensor4(f"box_P{i + 3}", dtype="float32", shape=(batch, 4 * REG_MAX, *hw)) for i, hw in enumerate(shapes)]
+    cls = [pt.tensor4(f"cls_P{i + 3}", dtype="float32", shape=(batch, nc, *hw)) for i, hw in enumerate(shapes)]
     gt = target_variables(batch, max_boxes)
     loss = detection_loss(box, cls, *gt, image_hw=image_hw)
     a = loss.assignment

@@ -6,7 +6,8 @@ import pytensor.tensor as pt
 from pytensor.tensor.special import softmax
 
 from yolo_lib.nn.conv import Conv
-from yolo_lib.nn.module import Module, Sequential, dims
+from yolo_lib.geometry import dims
+from yolo_lib.nn.module import Module, Sequential
 
 
 class Attention(Module):

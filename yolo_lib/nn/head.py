@@ -7,7 +7,8 @@ import math
 import numpy as np
 
 from yolo_lib.nn.conv import Conv, Conv2d, DWConv
-from yolo_lib.nn.dfl import REG_MAX, decode
+from yolo_lib.geometry import REG_MAX, STRIDES
+from yolo_lib.nn.dfl import decode
 from yolo_lib.nn.module import Module, Sequential
 
 
@@ -22,7 +23,7 @@ class Detect(Module):
     it is not a parameter here, only counted in :attr:`num_frozen`.
     """
 
-    strides = (8, 16, 32)
+    strides = STRIDES
     num_frozen = REG_MAX  # the frozen DFL conv weight (1, 16, 1, 1)
 
     def __init__(self, nc: int, ch: tuple[int, ...], c3: int | None = None):

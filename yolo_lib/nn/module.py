@@ -143,14 +143,5 @@ def uniform_fan_in(rng: np.random.Generator, shape: tuple[int, ...], fan_in: int
     return rng.uniform(-bound, bound, size=shape).astype(np.float32)
 
 
-def dims(x) -> tuple:
-    """Shape of a symbolic tensor: static ints where the type knows them, else symbolic scalars.
-
-    Reshape targets built from it are constants whenever the input shape is static, so compiled
-    graphs need no shape arithmetic (cheaper rewriting, and JAX needs concrete shapes).
-    """
-    return tuple(s if s is not None else x.shape[i] for i, s in enumerate(x.type.shape))
-
-
 def _join(prefix: str, name: str) -> str:
     return f"{prefix}.{name}" if prefix else name
