@@ -4,7 +4,7 @@ Ours (:class:`yolo_lib.train_step.TrainStep`: PyTensor graph with PyTensor's sym
 JAX backend, donating linker) side by side, in the same run and on the same batch, with a
 pure-JAX step made from the same forward + loss graph (PyTensor's ``jax_funcify``) differentiated
 by ``jax.value_and_grad`` and jitted with donated parameters
-(:class:`yolo_lib.jax_reference_step.JaxReferenceStep`).
+(:class:`JaxReferenceStep` in benchmarks/jax_reference_step.py).
 
     python benchmarks/bench_train_step.py --batch 8 --imgsz 320 --steps 20
 
@@ -24,7 +24,7 @@ import numpy as np
 from tqdm import tqdm
 
 import yolo_lib  # noqa: F401  (sets floatX=float32 before PyTensor loads)
-from yolo_lib.jax_reference_step import JaxReferenceStep
+from jax_reference_step import JaxReferenceStep  # benchmarks/jax_reference_step.py, next to this script
 from yolo_lib.loss import from_image_lists
 from yolo_lib.model import build_yolo11
 from yolo_lib.train_step import TrainStep

@@ -35,7 +35,7 @@ from matplotlib.patches import Rectangle
 from PIL import Image
 
 from yolo_lib.loss import from_image_lists, from_rows, make_anchors
-from yolo_lib.loss.evaluate import loss_on_heads
+from yolo_lib.loss.inspection import loss_on_heads
 from yolo_lib.paths import fixture_path, shared_dir
 
 IMGSZ = 320  # the fixture's size; the loss works for any multiple of 32

@@ -7,7 +7,7 @@ One compile of the full YOLO11n training step serves all checks (it is the slowe
 import numpy as np
 import pytest
 
-from yolo_lib.loss.parity_checks import GRAD_RTOL, fixture_train_step, gradient_checks
+from yolo_lib.parity import TOL_GRAD, fixture_train_step, gradient_checks
 from yolo_lib.train_step import SGDConfig, is_decayed
 
 LR = 0.01
@@ -21,10 +21,10 @@ def one_step(reference):
 def test_gradients_and_bn_statistics_match_ultralytics(reference, one_step):
     model, _, out = one_step
     checks = gradient_checks(reference, out, model)
-    failed = [c for c in checks if not c.passed]
-    assert not failed, "\n".join(f"{c.name}: {c.error:.3g} > {c.tolerance:.3g}" for c in failed[:20])
+    failed = [c for c in checks if not c.ok]
+    assert not failed, "\n".join(f"{c.name}: {c.value:.3g} > {c.tol:.3g}" for c in failed[:20])
     grads = [c for c in checks if c.metric == "rel_norm_diff"]
-    assert len(grads) == 255 and max(c.error for c in grads) < GRAD_RTOL
+    assert len(grads) == 255 and max(c.value for c in grads) < TOL_GRAD
     assert sum(c.name.startswith("train_step/train/bn_after_forward/") for c in checks) == 162
 
 
@@ -45,7 +45,7 @@ def test_sgd_update_is_clipped_nesterov_with_decay_on_conv_weights(reference, on
 
 def test_bad_batch_is_rejected(reference, one_step):
     _, step, _ = one_step
-    from yolo_lib.loss.parity_checks import fixture_targets
+    from yolo_lib.parity import fixture_targets
 
     targets = fixture_targets(reference)
     with pytest.raises(ValueError, match=r"images must have shape \(2, 3, 320, 320\)"):

@@ -3,14 +3,14 @@
 import numpy as np
 import pytest
 
-from yolo_lib.loss.parity_checks import loss_checks, zero_alignment_tie_picks
+from yolo_lib.parity import loss_checks, zero_alignment_tie_picks
 
 
 @pytest.mark.parametrize("mode", ["eval", "train"])
 def test_assigner_and_loss_match_ultralytics(reference, mode):
     checks = loss_checks(reference, mode)
-    failed = [c for c in checks if not c.passed]
-    assert not failed, "\n".join(f"{c.name}: {c.error:.3g} > {c.tolerance:.3g}" for c in failed)
+    failed = [c for c in checks if not c.ok]
+    assert not failed, "\n".join(f"{c.name}: {c.value:.3g} > {c.tol:.3g}" for c in failed)
     assert len(checks) == 9
     # on the shared fixture the assignment is identical on every anchor, no tie excused
     assert checks[0].metric == "mismatches_apart_from_0_zero_alignment_ties"

@@ -46,6 +46,7 @@ import numpy as np
 
 from yolo_lib.data.augment import AugmentConfig, Workspace, apply_colour, colour_matrix, mosaic_canvas, random_affine
 from yolo_lib.data.cache import CachedDataset
+from yolo_lib.data.workers import ProcessRing
 
 
 @dataclass
@@ -183,6 +184,11 @@ class BatchLoader:
         batch.indices[...] = idx
         return batch
 
+    def assemble(self, epoch: int, start: int, idx: np.ndarray, mosaic: bool, images: np.ndarray | None = None) -> Batch:
+        """The batch of dataset indices ``idx`` at epoch position ``start``, its images written into
+        ``images`` (len(idx), 3, S, S) when given (a worker process's shared ring slot)."""
+        return self._make_batch(epoch, start, idx, mosaic, self._empty_batch(len(idx), images=images))
+
     def _overflow(self, boxes, classes, index):
         if self.on_overflow == "error":
             raise ValueError(
@@ -261,11 +267,9 @@ class BatchLoader:
 
     def _process_submitter(self, epoch: int, mosaic: bool):
         """submit(pool, k, start, idx) -> callable returning the Batch assembled by a worker process."""
-        from yolo_lib.data.workers import ProcessRing
-
         slots = self.workers + self.prefetch + 2
         if self._ring is None:
-            self._ring = ProcessRing(str(self.dataset.root), self._settings, self.processes, slots,
+            self._ring = ProcessRing(BatchLoader, str(self.dataset.root), self._settings, self.processes, slots,
                                      self.batch_size, self.dataset.size, self.dtype)
 
         def submit(_pool, k, s, idx):

@@ -21,6 +21,8 @@ from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 
+from yolo_lib.data.cache import load_cache
+
 _state: dict = {}  # per worker process: the loader and the mapped ring
 
 
@@ -35,15 +37,17 @@ def _release(path: str, pool: ProcessPoolExecutor) -> None:
 class ProcessRing:
     """A pool of worker processes plus the shared image ring they write into."""
 
-    def __init__(self, cache_root: str, loader_kwargs: dict, processes: int, slots: int, batch: int, size: int,
-                 dtype: np.dtype):
+    def __init__(self, loader_class: type, cache_root: str, loader_kwargs: dict, processes: int, slots: int,
+                 batch: int, size: int, dtype: np.dtype):
+        """``loader_class`` is :class:`~yolo_lib.data.loader.BatchLoader` (passed in, so this module does
+        not import the loader that imports it); each worker builds one in thread mode."""
         self.shape = (slots, batch, 3, size, size)
         folder = "/dev/shm" if os.path.isdir("/dev/shm") else None
         fd, self.path = tempfile.mkstemp(prefix="yolo_batch_ring_", suffix=".u8", dir=folder)
         os.close(fd)
         self.images = np.asarray(np.memmap(self.path, np.dtype(dtype), "w+", shape=self.shape))
         self.pool = ProcessPoolExecutor(processes, mp_context=mp.get_context("spawn"), initializer=_init,
-                                        initargs=(cache_root, loader_kwargs, self.path, self.shape, str(np.dtype(dtype))))
+                                        initargs=(loader_class, cache_root, loader_kwargs, self.path, self.shape, str(np.dtype(dtype))))
         self._finalizer = weakref.finalize(self, _release, self.path, self.pool)
 
     def submit(self, epoch: int, start: int, idx: np.ndarray, mosaic: bool, slot: int):
@@ -53,18 +57,14 @@ class ProcessRing:
         self._finalizer()
 
 
-def _init(cache_root: str, loader_kwargs: dict, path: str, shape: tuple, dtype: str) -> None:
-    from yolo_lib.data.cache import load_cache
-    from yolo_lib.data.loader import BatchLoader
-
+def _init(loader_class: type, cache_root: str, loader_kwargs: dict, path: str, shape: tuple, dtype: str) -> None:
     _state["images"] = np.asarray(np.memmap(path, np.dtype(dtype), "r+", shape=shape))
-    _state["loader"] = BatchLoader(load_cache(cache_root), **loader_kwargs)
+    _state["loader"] = loader_class(load_cache(cache_root), **loader_kwargs)
 
 
 def _job(epoch: int, start: int, idx: np.ndarray, mosaic: bool, slot: int):
     """Assemble one batch into ring slot ``slot``; return its targets and the truncation count."""
     loader = _state["loader"]
     before = loader.truncated_boxes
-    batch = loader._empty_batch(len(idx), images=_state["images"][slot, : len(idx)])
-    loader._make_batch(epoch, start, idx, mosaic, batch)
+    batch = loader.assemble(epoch, start, idx, mosaic, images=_state["images"][slot, : len(idx)])
     return batch.boxes, batch.classes, batch.mask, batch.n_boxes, loader.truncated_boxes - before

@@ -9,12 +9,13 @@ import numpy as np
 import onnx
 
 from yolo_lib.export.yolo import INPUT_NAME, compare_outputs, onnx_session, pytensor_eval_function
+from yolo_lib.parity.checks import TOL_BOX_PX, TOL_SCORE
 
 #: Fixture tolerances (../shared/fixtures/README.md): decoded boxes in pixels, scores absolute.
 #: The same two bounds judge onnxruntime against PyTensor (both float32 on a CPU): boxes and
 #: scores are judged separately, so an export whose class scores are wrong fails even though a
 #: relative metric dominated by box coordinates (hundreds of pixels) would hide it.
-BOX_TOL_PX, SCORE_TOL = 2e-3, 1e-5
+BOX_TOL_PX, SCORE_TOL = TOL_BOX_PX, TOL_SCORE
 
 
 def op_histogram(model: onnx.ModelProto | str | Path) -> dict[str, int]:

@@ -1,38 +1,27 @@
-"""Loss, assigner and gradient parity against the Ultralytics fixture (``tal_*``, ``loss_*``, ``grad/*``).
+"""Loss, assigner and gradient parity against an Ultralytics reference (``tal_*``, ``loss_*``, ``grad/*``).
 
-Used by ``tests/test_loss_parity.py``, ``tests/test_loss_gradients.py``, notebook 07 and
-``python -m yolo_lib.parity``. Each check returns :class:`Check` rows: a name, the measured error,
-the tolerance and whether it passed. Tolerances are those of ``shared/fixtures/README.md``.
+Used by ``tests/test_loss_parity.py``, ``tests/test_loss_gradients.py`` and
+``python -m yolo_lib.parity`` (:func:`loss_group`). Tolerances: :mod:`yolo_lib.parity.checks`.
 """
 
 from __future__ import annotations
 
-from typing import Mapping, NamedTuple
+from typing import Mapping
 
 import numpy as np
-from .assigner import TOPK
-from .evaluate import loss_on_heads
-from .targets import DenseTargets, from_rows
 
-LOSS_RTOL = 1e-4
-SCORE_ATOL = 1e-4
-BOX_ATOL = 2e-3  # px
-GRAD_RTOL = 1e-3
-ZERO_FLOOR = 1e-6  # gradients below this fraction of the global gradient norm count as zero
+from yolo_lib.loss.assigner import TOPK
+from yolo_lib.loss.inspection import loss_on_heads
+from yolo_lib.loss.targets import DenseTargets, from_rows
+from yolo_lib.train_step import TrainStep
+from yolo_lib.weights import model_from_state_dict
+
+from .case import ParityCase
+from .checks import (
+    GRAD_ZERO_FLOOR, TOL_ACTIVATION, TOL_BOX_PX, TOL_GRAD, TOL_LOSS, TOL_TARGET_SCORE, Check, failed,
+)
+
 LEVELS = ("P3", "P4", "P5")
-
-
-class Check(NamedTuple):
-    """One parity comparison: ``error <= tolerance`` passes; ``metric`` says what ``error`` is."""
-
-    name: str
-    metric: str
-    error: float
-    tolerance: float
-
-    @property
-    def passed(self) -> bool:
-        return bool(self.error <= self.tolerance)
 
 
 def fixture_targets(ref: Mapping[str, np.ndarray]) -> DenseTargets:
@@ -92,26 +81,22 @@ def loss_checks(ref: Mapping[str, np.ndarray], mode: str) -> list[Check]:
               float(np.sum((ours["gt_idx"] != gt_ref) & positives)), 0.0),
         Check(f"{mode}/tal_labels", "mismatches_on_positives",
               float(np.sum((ours["labels"] != ref[f"{mode}/tal_labels"]) & positives)), 0.0),
-        Check(f"{mode}/tal_target_bboxes", "max_abs_diff_px", float(box_diff[same].max(initial=0.0)), BOX_ATOL),
-        Check(f"{mode}/tal_target_scores", "max_abs_diff", float(np.abs(ours["scores"] - ref[f"{mode}/tal_target_scores"]).max()), SCORE_ATOL),
-        *(Check(f"{mode}/loss_items/{name}", "rel_diff", float(abs(ours["items"][i] / items_ref[i] - 1)), LOSS_RTOL)
+        Check(f"{mode}/tal_target_bboxes", "max_abs_diff_px", float(box_diff[same].max(initial=0.0)), TOL_BOX_PX),
+        Check(f"{mode}/tal_target_scores", "max_abs_diff", float(np.abs(ours["scores"] - ref[f"{mode}/tal_target_scores"]).max()), TOL_TARGET_SCORE),
+        *(Check(f"{mode}/loss_items/{name}", "rel_diff", float(abs(ours["items"][i] / items_ref[i] - 1)), TOL_LOSS)
           for i, name in enumerate(("box", "cls", "dfl"))),
-        Check(f"{mode}/loss_total_backward", "rel_diff", float(abs(float(ours["total"]) / total_ref - 1)), LOSS_RTOL),
+        Check(f"{mode}/loss_total_backward", "rel_diff", float(abs(float(ours["total"]) / total_ref - 1)), TOL_LOSS),
     ]
 
 
 def fixture_model(ref: Mapping[str, np.ndarray]):
     """A YOLO11 holding the fixture's ``state_dict/*`` weights and BN buffers."""
-    from yolo_lib.weights import model_from_state_dict
-
     return model_from_state_dict({k[len("state_dict/"):]: v for k, v in ref.items() if k.startswith("state_dict/")})
 
 
 def fixture_train_step(ref: Mapping[str, np.ndarray], lr: float = 0.01):
     """Build the fixture model and a :class:`~yolo_lib.train_step.TrainStep` that also returns the
     gradients, run one step on the fixture batch. Returns (model, step, step output)."""
-    from yolo_lib.train_step import TrainStep
-
     model = fixture_model(ref)
     targets = fixture_targets(ref)
     images = ref["input/img"]
@@ -127,46 +112,41 @@ def gradient_checks(ref: Mapping[str, np.ndarray], step_output: dict | None = No
         model, _, step_output = fixture_train_step(ref)
     grads = step_output["gradients"]
     total_ref = float(ref["train/loss_total_backward"].reshape(()))
-    checks = [Check("train_step/loss_total_backward", "rel_diff", abs(step_output["total"] / total_ref - 1), LOSS_RTOL)]
+    checks = [Check("train_step/loss_total_backward", "rel_diff", float(abs(step_output["total"] / total_ref - 1)), TOL_LOSS)]
     missing = [k for k in ref if k.startswith("grad/") and k[5:] not in grads]
     checks.append(Check("grad/keys_without_parameter", "count", float(len(missing)), 0.0))
     # A few gradients are zero in exact arithmetic (a per-channel constant that a later train-mode
     # BatchNorm subtracts again, e.g. the biases of the BNs inside C2PSA): the reference holds
-    # float noise of norm ~1e-8 there. Their error is measured against ZERO_FLOOR * the global norm.
+    # float noise of norm ~1e-8 there. Their error is measured against GRAD_ZERO_FLOOR * the global norm.
     global_norm = np.sqrt(sum(float(np.sum(ref[f"grad/{n}"].astype(np.float64) ** 2)) for n in grads))
     for name, g in grads.items():
         g_ref = ref[f"grad/{name}"].astype(np.float64)
-        scale = max(np.linalg.norm(g_ref), ZERO_FLOOR * global_norm)
-        checks.append(Check(f"grad/{name}", "rel_norm_diff", float(np.linalg.norm(g - g_ref) / scale), GRAD_RTOL))
+        scale = max(np.linalg.norm(g_ref), GRAD_ZERO_FLOOR * global_norm)
+        checks.append(Check(f"grad/{name}", "rel_norm_diff", float(np.linalg.norm(g - g_ref) / scale), TOL_GRAD))
     for key in (k for k in ref if k.startswith("train/bn_after_forward/")):
         buf_ref = ref[key]
         ours = np.asarray(model.buffers[key[len("train/bn_after_forward/"):]].get_value())
-        checks.append(Check(f"train_step/{key}", "max_abs_diff/max_abs_ref", float(np.abs(ours - buf_ref).max() / np.abs(buf_ref).max()), 1e-4))
+        checks.append(Check(f"train_step/{key}", "max_abs_diff/max_abs_ref", float(np.abs(ours - buf_ref).max() / np.abs(buf_ref).max()), TOL_ACTIVATION))
     return checks
 
 
-def parity_group(case) -> list:
+def loss_group(case: ParityCase) -> list[Check]:
     """Check group for ``python -m yolo_lib.parity``: assigner and loss on the reference head
     outputs (each mode with ``tal_*`` / ``loss_*`` keys), then one training step from the images
-    for the loss total and every ``grad/*`` key. Takes a :class:`yolo_lib.parity.ParityCase`."""
-    from yolo_lib import parity
-
-    def convert(c: Check):
-        return parity.Check(c.name, c.metric, c.error, c.tolerance)
-
+    for the loss total and every ``grad/*`` key. Takes a :class:`ParityCase`."""
     out = []
     for mode in ("eval", "train"):
         if not (case.has(f"{mode}/loss_items") or case.has(f"{mode}/tal_")):
             continue
         if not all(case.has(f"{mode}/{kind}_raw_{p}") for kind in ("box", "cls") for p in LEVELS):
-            out.append(parity.failed(f"{mode}/loss", "the reference has no raw head outputs for this mode"))
+            out.append(failed(f"{mode}/loss", "the reference has no raw head outputs for this mode"))
         elif not case.has("input/targets_bidx_cls_xywhn"):
-            out.append(parity.failed(f"{mode}/loss", "the reference has no input/targets_bidx_cls_xywhn"))
+            out.append(failed(f"{mode}/loss", "the reference has no input/targets_bidx_cls_xywhn"))
         else:
-            out += [convert(c) for c in loss_checks(case.ref, mode)]
+            out += loss_checks(case.ref, mode)
     if case.has("grad/"):
         if case.model is None:
-            out.append(parity.failed("grad", case.import_error))
+            out.append(failed("grad", case.import_error))
         else:  # BN statistics after the forward are checked by the train group already
-            out += [convert(c) for c in gradient_checks(case.ref) if not c.name.startswith("train_step/train/bn")]
+            out += [c for c in gradient_checks(case.ref) if not c.name.startswith("train_step/train/bn")]
     return out
