@@ -25,16 +25,12 @@ from __future__ import annotations
 import numpy as np
 import pytensor
 import pytensor.tensor as pt
-from pytensor.compile.mode import Mode
-from pytensor.graph.rewriting.db import RewriteDatabaseQuery
-from pytensor.link.jax.linker import JAXLinker
-
-from yolo_lib import settings
+from yolo_lib import modes, settings
 from yolo_lib.model import YOLO11
 from yolo_lib.paths import data_dir
 
-#: The mode of every compiled model function (use it for loss/training functions too).
-MODE = Mode(JAXLinker(), RewriteDatabaseQuery(include=["fast_compile", "jax"]))
+#: The mode of every compiled model function (see :mod:`yolo_lib.modes`).
+MODE = modes.MODEL
 
 
 def enable_jax_cache() -> None:

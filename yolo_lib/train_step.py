@@ -24,15 +24,12 @@ import numpy as np
 import pytensor
 import pytensor.tensor as pt
 
-from yolo_lib.donating_linker import donating_jax_mode
+from yolo_lib import modes
 from yolo_lib.loss import DenseTargets, detection_loss, target_variables
 
 
-#: Graph rewrites for the compiled step. XLA fuses elementwise ops and simplifies on its own, so
-#: PyTensor's ``fast_compile`` set (plus the rewrites JAX needs) suffices: measured on the 2-core
-#: VM it cuts the graph rewriting about 3x and the XLA compile about 2x against ``fast_run``
-#: (whose fused Composite ops XLA compiles slowly), at the same step time and the same numbers.
-STEP_REWRITES = ("fast_compile", "jax")
+#: Graph rewrites for the compiled step (the reason: :data:`yolo_lib.modes.REWRITES`).
+STEP_REWRITES = modes.REWRITES
 
 
 @dataclass(frozen=True)
@@ -114,7 +111,7 @@ class TrainStep:
         self.return_gradients = return_gradients
         self.function = pytensor.function(
             [self.images, *self.targets, self.lr, self.bias_lr, self.momentum], outputs,
-            updates=updates + list(out.updates), mode=mode or donating_jax_mode(include=STEP_REWRITES),
+            updates=updates + list(out.updates), mode=mode or modes.training(),
         )
 
     def __call__(self, images: np.ndarray, targets, lr: float,

@@ -17,9 +17,9 @@ import numpy as np
 import onnx
 import pytensor
 import pytensor.tensor as pt
-from pytensor.compile.mode import Mode
 
 import yolo_lib
+from yolo_lib import modes
 from yolo_lib.export import export_graph
 
 INPUT_NAME, OUTPUT_NAME = "images", "output0"
@@ -94,7 +94,7 @@ def pytensor_eval_function(model, imgsz=320):
     """
     h, w = image_size(imgsz)
     x = pt.tensor4(INPUT_NAME, shape=(None, 3, h, w), dtype="float32")
-    return pytensor.function([x], model.inference(x), mode=Mode(linker="py", optimizer=None))
+    return pytensor.function([x], model.inference(x), mode=modes.export_reference())
 
 
 def onnx_session(onnx_model, threads: int | None = None):

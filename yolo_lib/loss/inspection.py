@@ -14,6 +14,7 @@ import pytensor
 import pytensor.tensor as pt
 
 from yolo_lib.geometry import REG_MAX, grid_shapes
+from yolo_lib.modes import LOSS_INSPECTION as LOSS_INSPECTION_MODE
 from .detection_loss import detection_loss, target_variables
 from .targets import DenseTargets
 
@@ -32,7 +33,7 @@ def _compiled(batch: int, max_boxes: int, image_hw: tuple[int, int], nc: int):
     a = loss.assignment
     outs = [loss.total, loss.items, loss.target_scores_sum, loss.pred_boxes, a.labels, a.boxes, a.scores, a.fg_mask,
             a.gt_idx, a.candidates, a.topk_mask, a.align, a.overlaps]
-    return pytensor.function([*box, *cls, *gt], outs, mode="JAX")
+    return pytensor.function([*box, *cls, *gt], outs, mode=LOSS_INSPECTION_MODE)
 
 
 def loss_on_heads(box_maps: Sequence[np.ndarray], cls_maps: Sequence[np.ndarray], targets: DenseTargets) -> dict:
