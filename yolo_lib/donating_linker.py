@@ -10,6 +10,13 @@ Consequence for users: the array a shared variable held before a call is consume
 ``shared.get_value()`` (no ``borrow``) returns a copy and stays valid; a reference taken with
 ``get_value(borrow=True)`` or a previous output aliasing a parameter becomes unusable after the
 next call.
+
+Undocumented PyTensor internals relied on (checked against PyTensor 3.0.x, the range pyproject
+allows; ``tests/test_loss_donating_linker.py`` fails if they change):
+
+* ``JAXLinker.jit_compile(fn)``: the hook that wraps the funcified graph in ``jax.jit``;
+* ``JAXLinker.scalar_shape_inputs``: input indices PyTensor passes as static ``jax.jit`` arguments;
+* ``JAXLinker.fgraph.update_mapping``: {output index: input index} of the function's updates.
 """
 
 from __future__ import annotations

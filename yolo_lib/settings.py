@@ -11,6 +11,9 @@
   float64, off otherwise), so whichever module imports it first used to decide: when JAX is
   already imported, 64-bit mode is switched off here too.
 
+Undocumented behaviour relied on (PyTensor 3.0.x): importing ``pytensor.link.jax.dispatch``
+calls ``jax.config.update("jax_enable_x64", floatX == "float64")``.
+
 A ``floatX`` the user wrote in ``PYTENSOR_FLAGS`` is respected (e.g. ``floatX=float64`` for
 gradient checks of single Ops); then nothing is changed.
 """
