@@ -41,3 +41,16 @@ def test_profile_image_size_is_usable_by_the_model(profile):
     from yolo_lib.export.yolo import image_size
 
     assert image_size(profile.imgsz) == (profile.imgsz, profile.imgsz)
+
+
+def test_the_synthetic_dataset_of_a_profile_has_the_profile_sizes(tmp_path, monkeypatch):
+    from dataclasses import replace
+
+    from yolo_lib.data import dataset_for_profile
+
+    monkeypatch.setenv("YOLO_DATA_DIR", str(tmp_path))
+    tiny = replace(SMOKE, imgsz=64, n_train=3, n_val=2)
+    assert len(dataset_for_profile(tiny, "train", progress=False)) == 3
+    assert len(dataset_for_profile(tiny, "val", progress=False)) == 2
+    bigger = replace(tiny, n_train=4)
+    assert len(dataset_for_profile(bigger, "train", progress=False)) == 4

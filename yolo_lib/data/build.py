@@ -114,9 +114,12 @@ def dataset_for_profile(profile, split: str = "train", progress: bool = True) ->
     """The dataset a notebook or the main job uses for a :class:`yolo_lib.profile.Profile`.
 
     ``full``: the COCO person/cell-phone subset when it has been built (``python -m
-    yolo_lib.data build``), else the synthetic set; ``smoke``: the synthetic set (default spec,
-    generated on first use). Letterboxed at ``profile.imgsz``.
+    yolo_lib.data build``), else the synthetic set; ``smoke``: the synthetic set. A synthetic set
+    has ``profile.n_train`` / ``profile.n_val`` images (generated on first use, regenerated when
+    the sizes change). Letterboxed at ``profile.imgsz``.
     """
     subset = coco_root() / "annotations" / f"subset_{COCO_SPLITS[split]}.json"
-    source = "coco" if profile.name == "full" and subset.exists() else "synthetic"
-    return open_dataset(source, split, profile.imgsz, progress=progress)
+    if profile.name == "full" and subset.exists():
+        return open_dataset("coco", split, profile.imgsz, progress=progress)
+    spec = SyntheticSpec(n_train=profile.n_train, n_val=profile.n_val)
+    return open_dataset("synthetic", split, profile.imgsz, spec=spec, progress=progress)
