@@ -25,14 +25,11 @@ import os
 import tempfile
 import time
 
-os.environ["YOLO_JAX_CACHE"] = "0"  # measure cold XLA compiles; the cache is timed explicitly
+import numpy as np
+import pytensor
 
-import yolo_lib  # noqa: E402,F401  (first: sets floatX=float32 before pytensor loads)
-import numpy as np  # noqa: E402
-import pytensor  # noqa: E402
-
-from yolo_lib.compiled import MODE, images_variable  # noqa: E402
-from yolo_lib.model import build_yolo11  # noqa: E402
+from yolo_lib.compiled import MODE, images_variable
+from yolo_lib.model import build_yolo11
 
 
 def build_eval(model, batch, size):
@@ -81,6 +78,7 @@ def main():
     ap.add_argument("--batch", type=int, default=8, help="batch of the gradient function (eval uses 1)")
     ap.add_argument("--skip-reference", action="store_true", help="do not time PyTensor's stock JAX mode")
     args = ap.parse_args()
+    os.environ["YOLO_JAX_CACHE"] = "0"  # cold XLA compiles (read at each compile); the cache is timed explicitly
     results = {}
     for kind, batch, target in (("eval", 1, 15.0), ("grad", args.batch, 45.0)):
         ours = measure(kind, MODE, batch, args.imgsz)

@@ -20,7 +20,7 @@ import os
 import platform
 import time
 
-import yolo_lib  # noqa: F401  (float32 defaults before jax/pytensor import)
+import yolo_lib  # noqa: F401  (float32 and JAX 32-bit, whatever the import order)
 
 import jax
 import numpy as np

@@ -11,8 +11,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from yolo_lib.notebook_pairs import notebook_pairs, pair_problems, write_ipynb  # noqa: E402
+from yolo_lib.notebook_pairs import notebook_pairs, pair_problems, write_ipynb
 
 
 def main(argv: list[str]) -> int:

@@ -54,7 +54,8 @@ def resolve_profile(value: str | None = None) -> Profile:
 
 
 def configure_pytensor() -> None:
-    """Train in float32 (also keeps JAX out of 64-bit mode)."""
+    """Train in float32 (``import yolo_lib`` set it already; this undoes a later change of floatX).
+    JAX's 64-bit mode is not touched here: :mod:`yolo_lib.settings` switched it off on import."""
     import pytensor
 
     pytensor.config.floatX = "float32"

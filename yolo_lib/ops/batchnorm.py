@@ -17,6 +17,8 @@ running statistics (a separate Op so the ONNX exporter can fold it into the prec
 
 from __future__ import annotations
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 import pytensor.tensor as pt
 from pytensor.gradient import DisconnectedType
@@ -190,15 +192,11 @@ def running_stat_updates(running_mean, running_var, batch_mean, batch_var, momen
 
 
 def _jax_eps(op, dtype):
-    import jax.numpy as jnp
-
     return jnp.asarray(op.eps, dtype=dtype)
 
 
 @jax_funcify.register(BatchNormTrain)
 def _jax_batch_norm_train(op, node=None, **kwargs):
-    import jax
-
     def batch_norm_train(x, gamma, beta):
         m = x.shape[0] * x.shape[2] * x.shape[3]
         mean = x.mean(axis=_REDUCE_AXES)
@@ -213,8 +211,6 @@ def _jax_batch_norm_train(op, node=None, **kwargs):
 
 @jax_funcify.register(BatchNormEval)
 def _jax_batch_norm_eval(op, node=None, **kwargs):
-    import jax
-
     def batch_norm_eval(x, gamma, beta, mean, var):
         scale = gamma * jax.lax.rsqrt(var + _jax_eps(op, x.dtype))
         return (x - mean[None, :, None, None]) * scale[None, :, None, None] + beta[None, :, None, None]

@@ -10,6 +10,7 @@ first one on ties) and sums where windows overlap; its own gradient uses ``MaxPo
 
 from __future__ import annotations
 
+import jax
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from pytensor.graph.basic import Apply
@@ -139,8 +140,6 @@ def max_pool2d(x, kernel_size, stride=None, padding=0):
 
 
 def _lax_max_pool(op: _PoolParams):
-    import jax
-
     def pool(x):
         return jax.lax.reduce_window(
             x,
@@ -163,8 +162,6 @@ def _jax_max_pool2d(op, node=None, **kwargs):
 
 @jax_funcify.register(MaxPool2dGrad)
 def _jax_max_pool2d_grad(op, node=None, **kwargs):
-    import jax
-
     pool = _lax_max_pool(op)
 
     def grad(x, gy):
@@ -175,8 +172,6 @@ def _jax_max_pool2d_grad(op, node=None, **kwargs):
 
 @jax_funcify.register(MaxPool2dSelect)
 def _jax_max_pool2d_select(op, node=None, **kwargs):
-    import jax
-
     pool = _lax_max_pool(op)
 
     def select(x, v):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numbers
 
+import jax.numpy as jnp
 import numpy as np
 from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
@@ -96,8 +97,6 @@ def upsample_nearest(x, scale=2):
 
 @jax_funcify.register(UpsampleNearest)
 def _jax_upsample_nearest(op, node=None, **kwargs):
-    import jax.numpy as jnp
-
     sh, sw = op.scale
 
     def upsample(x):
