@@ -108,15 +108,24 @@ class Conv2d(_ConvParams):
         return [Conv2dGradInput(**self.params())(w, gy, x), Conv2dGradWeight(**self.params())(x, gy, w)]
 
 
-class Conv2dGradInput(_ConvParams):
-    """gx = d(sum(gy * conv2d(x, w))) / dx, a transposed convolution; x only supplies its shape."""
+class _ConvGrad(_ConvParams):
+    """A gradient Op (operand, gy, like) -> array of ``like``'s shape: the third input only supplies
+    the shape (no gradient flows to it), the output takes the operand's dtype."""
 
-    def make_node(self, w, gy, x):
-        w, gy, x = float_inputs(w, gy, x)
-        return Apply(self, [w, gy, x], [tensor(dtype=w.type.dtype, shape=x.type.shape)])
+    def make_node(self, operand, gy, like):
+        operand, gy, like = float_inputs(operand, gy, like)
+        return Apply(self, [operand, gy, like], [tensor(dtype=operand.type.dtype, shape=like.type.shape)])
 
     def connection_pattern(self, node):
         return [[True], [True], [False]]
+
+    def infer_shape(self, fgraph, node, shapes):
+        return [shapes[2]]
+
+
+class Conv2dGradInput(_ConvGrad):
+    """gx = d(sum(gy * conv2d(x, w))) / dx, a transposed convolution: inputs (w, gy, x); x only
+    supplies its shape."""
 
     def perform(self, node, inputs, outputs):
         w, gy, x = inputs
@@ -139,9 +148,6 @@ class Conv2dGradInput(_ConvParams):
                 ] += dwin[..., i, j]
         outputs[0][0] = np.ascontiguousarray(gxp[:, :, t : t + h, l : l + wd])
 
-    def infer_shape(self, fgraph, node, shapes):
-        return [shapes[2]]
-
     def pullback(self, inputs, outputs, cotangents):
         w, gy, x = inputs
         (ggx,) = cotangents
@@ -149,15 +155,9 @@ class Conv2dGradInput(_ConvParams):
         return [Conv2dGradWeight(**p)(ggx, gy, w), Conv2d(**p)(ggx, w), disconnected_type()]
 
 
-class Conv2dGradWeight(_ConvParams):
-    """gw = d(sum(gy * conv2d(x, w))) / dw, a correlation of x with gy; w only supplies its shape."""
-
-    def make_node(self, x, gy, w):
-        x, gy, w = float_inputs(x, gy, w)
-        return Apply(self, [x, gy, w], [tensor(dtype=x.type.dtype, shape=w.type.shape)])
-
-    def connection_pattern(self, node):
-        return [[True], [True], [False]]
+class Conv2dGradWeight(_ConvGrad):
+    """gw = d(sum(gy * conv2d(x, w))) / dw, a correlation of x with gy: inputs (x, gy, w); w only
+    supplies its shape."""
 
     def perform(self, node, inputs, outputs):
         x, gy, w = inputs
@@ -172,9 +172,6 @@ class Conv2dGradWeight(_ConvParams):
             optimize=True,
         )
         outputs[0][0] = np.ascontiguousarray(gw.reshape(o, cg, kh, kw), dtype=node.outputs[0].type.dtype)
-
-    def infer_shape(self, fgraph, node, shapes):
-        return [shapes[2]]
 
     def pullback(self, inputs, outputs, cotangents):
         x, gy, w = inputs
