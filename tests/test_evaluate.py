@@ -229,3 +229,74 @@ def test_coco128_with_its_crowd_boxes(shared, tmp_path):
     s = ev.evaluate_predictor(oracle(ev))
     assert s["images"] == len(keep) and s["mAP50_95"] == pytest.approx(1.0)
     assert any(a["iscrowd"] for a in ev.last["gt"]["annotations"])
+
+
+@pytest.fixture(scope="module")
+def tiny_model():
+    from yolo_lib.model import build_yolo11
+
+    return build_yolo11("n", 2, seed=0)
+
+
+def test_evaluate_a_model_compiles_once_and_reuses(tmp_path, tiny_model):
+    ann, folder = write_set(tmp_path)
+    ev = Evaluator(ann, folder, NAMES, imgsz=64, batch=2, progress=False)
+    first = ev.evaluate(tiny_model)
+    again = ev.evaluate(tiny_model)
+    assert [k for k in tiny_model.compiled if k[0] == "eval"] == [("eval", "decoded", 2, 64, 64)]
+    for key in ("mAP50_95", "mAP50", "per_class", "images", "seconds"):
+        assert key in first
+    assert first["images"] == 3 and first["mAP50_95"] == again["mAP50_95"]
+    assert 0 < first["detections"] <= 3 * 300  # random weights: many low-score boxes, at most 300 per image
+    for r in ev.last["results"]:  # every box lies in its original image
+        rec = next(i for i in ev.dataset["images"] if i["id"] == r["image_id"])
+        x, y, w, h = r["bbox"]
+        assert 0 <= x <= x + w <= rec["width"] + 1e-3 and 0 <= y <= y + h <= rec["height"] + 1e-3
+    pictures = ev.save_pictures(tmp_path / "pics")
+    assert [p.name for p in pictures] == ["boxes.png", "pr_curves.png", "confusion_matrix.png"]
+    assert all(p.stat().st_size > 1000 for p in pictures)
+
+
+def test_command_line_on_a_tiny_set(tmp_path, tiny_model, capsys, monkeypatch):
+    from yolo_lib import weights
+
+    def load_into_tiny_model(sd):  # the file's weights go through load_state_dict; the compile is reused
+        weights.load_state_dict(tiny_model, sd)
+        return tiny_model
+
+    monkeypatch.setattr(weights, "model_from_state_dict", load_into_tiny_model)
+    ann, folder = write_set(tmp_path)
+    npz = weights.save_npz(tiny_model, tmp_path / "w.npz", names=NAMES)
+    assert weights.read_class_names(npz) == NAMES
+    out = tmp_path / "out"
+    rc = cli_main([str(npz), "--annotations", str(ann), "--images", str(folder), "--imgsz", "64", "--batch", "2",
+                   "--out", str(out), "--no-progress"])
+    captured = capsys.readouterr()
+    assert rc == 0, captured.err
+    summary = json.loads(captured.out)
+    assert summary["images"] == 3 and set(summary["per_class"]) == set(NAMES)
+    assert len(json.loads((out / "predictions.json").read_text())) == summary["detections"]
+    assert {p.name for p in out.iterdir()} == {"predictions.json", "boxes.png", "pr_curves.png",
+                                               "confusion_matrix.png"}
+
+
+def test_command_line_refuses_bad_weights_and_names_in_one_line(tmp_path, tiny_model, capsys):
+    from yolo_lib import weights
+
+    ann, folder = write_set(tmp_path)
+    args = ["--annotations", str(ann), "--images", str(folder), "--imgsz", "64", "--no-progress"]
+    sd = weights.state_dict(tiny_model)
+    sd["model.0.conv.weight"] = sd["model.0.conv.weight"][:, :2]  # wrong shape
+    bad = tmp_path / "bad.npz"
+    np.savez(bad, **{f"state_dict/{k}": v for k, v in sd.items()})
+    garbage = tmp_path / "garbage.npz"
+    garbage.write_bytes(b"not a zip")
+    unnamed = weights.save_npz(tiny_model, tmp_path / "unnamed.npz")  # no names stored (an older file)
+    cases = [([str(bad)], "do not fit YOLO11"), ([str(garbage)], "cannot read weights"),
+             ([str(tmp_path / "none.npz")], "no state-dict file"),
+             ([str(unnamed), "--classes", "person"], "1 class names from --classes"),
+             ([str(unnamed), "--classes", "cat,dog"], "none of the model's classes")]
+    for extra, words in cases:
+        assert cli_main(extra + args) == 1
+        err = capsys.readouterr().err.strip()
+        assert words in err and "\n" not in err, err
