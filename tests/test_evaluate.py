@@ -292,6 +292,9 @@ def test_command_line_refuses_bad_weights_and_names_in_one_line(tmp_path, tiny_m
     garbage = tmp_path / "garbage.npz"
     garbage.write_bytes(b"not a zip")
     unnamed = weights.save_npz(tiny_model, tmp_path / "unnamed.npz")  # no names stored (an older file)
+    assert weights.read_class_names(unnamed) is None
+    with pytest.raises(ValueError, match="3 class names"):
+        weights.save_npz(tiny_model, tmp_path / "x.npz", names=["a", "b", "c"])
     cases = [([str(bad)], "do not fit YOLO11"), ([str(garbage)], "cannot read weights"),
              ([str(tmp_path / "none.npz")], "no state-dict file"),
              ([str(unnamed), "--classes", "person"], "1 class names from --classes"),
