@@ -5,8 +5,11 @@ Steps (each a sub-command, run in order; files go to ``--work``, default /tmp/ev
 
     python scripts/eval_parity.py prepare   # COCO json + images -> the YOLO label layout Ultralytics reads
     python scripts/eval_parity.py train     # a short Ultralytics training run (no pretrained weights offline)
-    python scripts/eval_parity.py reference # Ultralytics' predictions (conf 0.001, IoU 0.7) scored by pycocotools
-    python scripts/eval_parity.py speed --ours-python /work/venv/bin/python   # alternating timing rounds
+    python scripts/eval_parity.py reference --ours-python /work/venv/bin/python
+        # Ultralytics' validator predictions (conf 0.001, IoU 0.7; square and rect batches) scored by
+        # pycocotools, then `python -m yolo_lib.evaluate` on the converted weights; prints both
+
+Speed is measured by ``benchmarks/bench_evaluate.py``.
 
 Default set: ``../shared/data/coco128`` (the first 128 COCO train2017 images and their json).
 """
@@ -30,6 +33,7 @@ def prepare(args) -> int:
     (root / "labels").mkdir(parents=True, exist_ok=True)
     cats = sorted(coco["categories"], key=lambda c: c["id"])
     index = {c["id"]: i for i, c in enumerate(cats)}
+    images = {i["id"]: i for i in coco["images"]}
     by_image: dict[int, list[str]] = {}
     for a in coco["annotations"]:
         if a.get("iscrowd", 0):
@@ -38,8 +42,7 @@ def prepare(args) -> int:
         x, y, w, h = a["bbox"]
         if w <= 0 or h <= 0:
             continue
-        img = images[a["image_id"]] if (images := {i["id"]: i for i in coco["images"]}) else None
-        W, H = img["width"], img["height"]
+        W, H = images[a["image_id"]]["width"], images[a["image_id"]]["height"]
         by_image[a["image_id"]].append(
             f"{index[a['category_id']]} {(x + w / 2) / W:.6f} {(y + h / 2) / H:.6f} {w / W:.6f} {h / H:.6f}")
     for img in coco["images"]:
@@ -74,17 +77,93 @@ def train(args) -> int:
     return 0
 
 
+def _coco_map(annotations: Path, results: list[dict]) -> dict:
+    """pycocotools COCOeval (bbox) of a results list against the json as it is (crowd boxes kept)."""
+    import contextlib
+    import io
+
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        gt = COCO(str(annotations))
+        dt = gt.loadRes(results)
+        ev = COCOeval(gt, dt, "bbox")
+        ev.evaluate()
+        ev.accumulate()
+        ev.summarize()
+    return {"mAP50_95": float(ev.stats[0]), "mAP50": float(ev.stats[1]), "AR100": float(ev.stats[8])}
+
+
+def ultralytics_predictions(args, rect: bool) -> tuple[list[dict], dict]:
+    """Ultralytics' validator (conf 0.001, IoU 0.7, max_det 300) on the set: its COCO json, its metrics.
+
+    Its json numbers classes 1..nc for a custom set; they are mapped back to the annotation's
+    category ids by name.
+    """
+    from ultralytics import YOLO
+
+    coco = json.loads(Path(args.annotations).read_text())
+    by_name = {c["name"]: c["id"] for c in coco["categories"]}
+    model = YOLO(str(Path(args.work) / "trained.pt"))
+    name = f"val_rect{int(rect)}"
+    metrics = model.val(data=str(Path(args.work) / "data.yaml"), imgsz=args.imgsz, batch=16, conf=0.001, iou=0.7,
+                        max_det=300, device="cpu", rect=rect, save_json=True, plots=False, workers=0,
+                        project=str(Path(args.work) / "runs"), name=name, exist_ok=True, verbose=False)
+    preds = json.loads((Path(args.work) / "runs" / name / "predictions.json").read_text())
+    names = model.names
+    results = [{"image_id": p["image_id"], "category_id": by_name[names[p["category_id"] - 1]], "bbox": p["bbox"],
+                "score": p["score"]} for p in preds]
+    return results, {"mAP50_95": float(metrics.box.map), "mAP50": float(metrics.box.map50)}
+
+
+def reference(args) -> int:
+    """Convert the weights, score Ultralytics' predictions with pycocotools, run our command, compare."""
+    import subprocess
+
+    work = Path(args.work)
+    npz = work / "trained.npz"
+    subprocess.run([sys.executable, str(Path(__file__).parent / "pt_to_npz.py"), str(work / "trained.pt"), str(npz)],
+                   check=True)
+    report = {"set": str(args.annotations), "imgsz": args.imgsz}
+    for rect in (False, True):
+        results, own = ultralytics_predictions(args, rect)
+        report[f"ultralytics_rect{int(rect)}"] = {"pycocotools": _coco_map(Path(args.annotations), results),
+                                                  "ultralytics_metric": own, "detections": len(results)}
+    repo = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": str(repo)}
+    cmd = [args.ours_python, "-m", "yolo_lib.evaluate", str(npz), "--annotations", str(args.annotations),
+           "--images", str(args.images), "--imgsz", str(args.imgsz), "--batch", "16", "--out", str(work / "ours"),
+           "--no-progress"]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=repo)
+    if done.returncode:
+        print(done.stderr, file=sys.stderr)
+        return done.returncode
+    ours = json.loads(done.stdout)
+    report["ours"] = {k: ours[k] for k in ("mAP50_95", "mAP50", "AR100", "detections", "images", "seconds")}
+    report["ours_predictions_scored_by_pycocotools"] = _coco_map(
+        Path(args.annotations), json.loads((work / "ours" / "predictions.json").read_text()))
+    ref = report["ultralytics_rect0"]["pycocotools"]["mAP50_95"]
+    report["difference_mAP50_95"] = ours["mAP50_95"] - ref
+    report["within_0.005"] = abs(ours["mAP50_95"] - ref) <= 0.005
+    report["command"] = " ".join(cmd)
+    (work / "parity.json").write_text(json.dumps(report, indent=1))
+    print(json.dumps(report, indent=1))
+    return 0 if report["within_0.005"] else 1
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("step", choices=["prepare", "train", "reference", "speed"])
+    p.add_argument("step", choices=["prepare", "train", "reference"])
     p.add_argument("--annotations", default=str(DEFAULT_SET / "annotations" / "instances_train2017.json"))
     p.add_argument("--images", default=str(DEFAULT_SET / "images"))
     p.add_argument("--work", default="/tmp/eval_parity")
     p.add_argument("--imgsz", type=int, default=320)
     p.add_argument("--epochs", type=int, default=40)
     p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--ours-python", default="/work/venv/bin/python", help="python of the yolo_lib environment")
     args = p.parse_args(argv)
-    return {"prepare": prepare, "train": train}[args.step](args)
+    return {"prepare": prepare, "train": train, "reference": reference}[args.step](args)
 
 
 if __name__ == "__main__":
