@@ -25,37 +25,47 @@ from pathlib import Path
 DEFAULT_SET = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "coco128"
 
 
-def prepare(args) -> int:
-    """Write ``work/yolo/{images,labels}`` and ``work/data.yaml`` (names in annotation order)."""
-    coco = json.loads(Path(args.annotations).read_text())
-    root = Path(args.work) / "yolo"
+def _yolo_labels(annotations: Path, images: Path, root: Path) -> list[dict]:
+    """Write ``root/images`` (links) and ``root/labels`` (YOLO txt) for a COCO json; its categories."""
+    coco = json.loads(Path(annotations).read_text())
     (root / "images").mkdir(parents=True, exist_ok=True)
     (root / "labels").mkdir(parents=True, exist_ok=True)
     cats = sorted(coco["categories"], key=lambda c: c["id"])
     index = {c["id"]: i for i, c in enumerate(cats)}
-    images = {i["id"]: i for i in coco["images"]}
+    sizes = {i["id"]: (i["width"], i["height"]) for i in coco["images"]}
     by_image: dict[int, list[str]] = {}
     for a in coco["annotations"]:
-        if a.get("iscrowd", 0):
-            continue  # Ultralytics' own COCO conversion drops crowd boxes from training labels
-        by_image.setdefault(a["image_id"], [])
         x, y, w, h = a["bbox"]
-        if w <= 0 or h <= 0:
-            continue
-        W, H = images[a["image_id"]]["width"], images[a["image_id"]]["height"]
-        by_image[a["image_id"]].append(
+        if a.get("iscrowd", 0) or w <= 0 or h <= 0:
+            continue  # Ultralytics' own COCO conversion drops crowd boxes from the labels
+        W, H = sizes[a["image_id"]]
+        by_image.setdefault(a["image_id"], []).append(
             f"{index[a['category_id']]} {(x + w / 2) / W:.6f} {(y + h / 2) / H:.6f} {w / W:.6f} {h / H:.6f}")
     for img in coco["images"]:
-        src = Path(args.images) / img["file_name"]
         dst = root / "images" / img["file_name"]
         if not dst.exists():
-            dst.symlink_to(src.resolve())
+            dst.symlink_to((Path(images) / img["file_name"]).resolve())
         (root / "labels" / (Path(img["file_name"]).stem + ".txt")).write_text(
             "\n".join(by_image.get(img["id"], [])) + "\n")
+    return cats
+
+
+def prepare(args) -> int:
+    """Write the YOLO label layout of the evaluation set (and of a training set) and ``work/data.yaml``.
+
+    Class order = the evaluation json's categories sorted by id; a training json must have the same.
+    """
+    work = Path(args.work)
+    cats = _yolo_labels(args.annotations, args.images, work / "yolo_val")
+    train_dir = "yolo_val"
+    if args.train_annotations:
+        train_cats = _yolo_labels(args.train_annotations, args.train_images, work / "yolo_train")
+        if [c["name"] for c in train_cats] != [c["name"] for c in cats]:
+            raise SystemExit("the training and evaluation jsons have different categories")
+        train_dir = "yolo_train"
     names = "\n".join(f"  {i}: {json.dumps(c['name'])}" for i, c in enumerate(cats))
-    yaml = f"path: {root}\ntrain: images\nval: images\nnames:\n{names}\n"
-    (Path(args.work) / "data.yaml").write_text(yaml)
-    print(f"wrote {len(coco['images'])} label files and {Path(args.work) / 'data.yaml'}")
+    (work / "data.yaml").write_text(f"path: {work}\ntrain: {train_dir}/images\nval: yolo_val/images\nnames:\n{names}\n")
+    print(f"wrote {work / 'data.yaml'} ({len(cats)} classes)")
     return 0
 
 
@@ -66,7 +76,7 @@ def train(args) -> int:
     from ultralytics import YOLO
 
     model = YOLO("yolo11n.yaml")
-    model.train(data=str(Path(args.work) / "data.yaml"), epochs=args.epochs, imgsz=args.imgsz, batch=16,
+    model.train(data=str(Path(args.work) / "data.yaml"), epochs=args.epochs, imgsz=args.train_imgsz, batch=16,
                 device="cpu", workers=args.workers, val=False, plots=False, project=str(Path(args.work) / "runs"),
                 name="train", exist_ok=True, seed=0, amp=False,
                 # fit the small set quickly: no mosaic, AdamW at a fixed learning rate (auto picks 1e-4 for 80 classes)
@@ -157,9 +167,12 @@ def main(argv=None) -> int:
     p.add_argument("step", choices=["prepare", "train", "reference"])
     p.add_argument("--annotations", default=str(DEFAULT_SET / "annotations" / "instances_train2017.json"))
     p.add_argument("--images", default=str(DEFAULT_SET / "images"))
+    p.add_argument("--train-annotations", help="train on another COCO json (default: the evaluation set)")
+    p.add_argument("--train-images")
     p.add_argument("--work", default="/tmp/eval_parity")
     p.add_argument("--imgsz", type=int, default=320)
     p.add_argument("--epochs", type=int, default=40)
+    p.add_argument("--train-imgsz", type=int, default=320)
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--ours-python", default="/work/venv/bin/python", help="python of the yolo_lib environment")
     args = p.parse_args(argv)

@@ -40,19 +40,34 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9)
 
 
-def nms(boxes: np.ndarray, scores: np.ndarray, iou: float = IOU_THRESHOLD, max_keep: int | None = None) -> np.ndarray:
+def nms(boxes: np.ndarray, scores: np.ndarray, iou: float = IOU_THRESHOLD, max_keep: int | None = None,
+        block: int = 512) -> np.ndarray:
     """Greedy NMS of xyxy boxes (N, 4) with scores (N,): kept indices, best score first.
 
-    ``max_keep`` stops after that many kept boxes (the same first boxes, found sooner).
+    A box is kept when no kept box of higher score overlaps it with IoU > ``iou``. Candidates
+    are visited best first in blocks of ``block``: one IoU matrix against the boxes kept so far
+    and one within the block replace a numpy call per kept box. ``max_keep`` stops after that
+    many kept boxes (the same first boxes, found sooner).
     """
     order = np.argsort(-np.asarray(scores), kind="stable")
-    keep = []
-    while order.size and (max_keep is None or len(keep) < max_keep):
-        best, order = order[0], order[1:]
-        keep.append(best)
-        if order.size:
-            order = order[box_iou(boxes[best][None], boxes[order])[0] <= iou]
-    return np.asarray(keep, dtype=np.int64)
+    ranked = np.asarray(boxes, dtype=np.float32)[order]
+    limit = len(order) if max_keep is None else max_keep
+    keep: list[int] = []
+    for start in range(0, len(order), block):
+        if len(keep) >= limit:
+            break
+        cand = ranked[start:start + block]
+        alive = np.ones(len(cand), bool)
+        if keep:
+            alive &= ~(box_iou(cand, ranked[keep]) > iou).any(1)
+        overlaps = box_iou(cand, cand) > iou
+        for j in range(len(cand)):
+            if alive[j]:
+                keep.append(start + j)
+                if len(keep) >= limit:
+                    break
+                alive[j + 1:] &= ~overlaps[j, j + 1:]
+    return order[np.asarray(keep, dtype=np.int64)]
 
 
 def batched_nms(boxes: np.ndarray, scores: np.ndarray, classes: np.ndarray, iou: float = IOU_THRESHOLD,
