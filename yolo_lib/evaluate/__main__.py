@@ -2,7 +2,8 @@
 
 Prints the summary of :meth:`yolo_lib.evaluate.Evaluator.evaluate` (``mAP50_95``, ``mAP50``,
 ``per_class``, ``images``, ``seconds``, ...) on stdout; notes and errors go to stderr as one
-line each; exit status 0 on success, 1 on bad input, 130 on Ctrl-C. With ``--out DIR`` it also
+line each; exit status 0 on success, 1 on bad input, 130 on Ctrl-C or SIGTERM (one line, see
+:mod:`yolo_lib.interrupts`). With ``--out DIR`` it also
 writes ``predictions.json`` (COCO results) and the pictures of :mod:`yolo_lib.evaluate.pictures`.
 
 Class names: those stored in the weights (``meta/names``), else ``--classes``; ``--classes``
@@ -14,11 +15,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 import zipfile
 from pathlib import Path
 
 from yolo_lib.evaluate.classes import EvaluationError
+from yolo_lib.interrupts import handle_interrupts
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -102,15 +105,14 @@ def run(args: argparse.Namespace) -> dict:
 
 
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parse_args(argv)
-    try:
-        summary = run(args)
-    except EvaluationError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    with handle_interrupts("evaluation", "python -m yolo_lib.evaluate " + shlex.join(argv)):
+        try:
+            summary = run(args)
+        except EvaluationError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 1
     print(json.dumps(summary))
     return 0
 
