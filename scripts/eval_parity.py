@@ -108,13 +108,14 @@ def _coco_map(annotations: Path, results: list[dict]) -> dict:
 def ultralytics_predictions(args, rect: bool) -> tuple[list[dict], dict]:
     """Ultralytics' validator (conf 0.001, IoU 0.7, max_det 300) on the set: its COCO json, its metrics.
 
-    Its json numbers classes 1..nc for a custom set; they are mapped back to the annotation's
-    category ids by name.
+    Its json numbers classes 1..nc for a custom set and takes image ids from file names; both are
+    mapped back to the annotation's ids (categories by name, images by file name).
     """
     from ultralytics import YOLO
 
     coco = json.loads(Path(args.annotations).read_text())
     by_name = {c["name"]: c["id"] for c in coco["categories"]}
+    by_file = {i["file_name"]: i["id"] for i in coco["images"]}
     model = YOLO(str(Path(args.work) / "trained.pt"))
     name = f"val_rect{int(rect)}"
     metrics = model.val(data=str(Path(args.work) / "data.yaml"), imgsz=args.imgsz, batch=16, conf=0.001, iou=0.7,
@@ -122,7 +123,7 @@ def ultralytics_predictions(args, rect: bool) -> tuple[list[dict], dict]:
                         project=str(Path(args.work) / "runs"), name=name, exist_ok=True, verbose=False)
     preds = json.loads((Path(args.work) / "runs" / name / "predictions.json").read_text())
     names = model.names
-    results = [{"image_id": p["image_id"], "category_id": by_name[names[p["category_id"] - 1]], "bbox": p["bbox"],
+    results = [{"image_id": by_file[p["file_name"]], "category_id": by_name[names[p["category_id"] - 1]], "bbox": p["bbox"],
                 "score": p["score"]} for p in preds]
     return results, {"mAP50_95": float(metrics.box.map), "mAP50": float(metrics.box.map50)}
 
