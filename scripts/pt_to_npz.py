@@ -7,7 +7,8 @@ NEEDS torch + ultralytics (optional tools; the workshop never requires torch). C
 
 Keys are written as ``state_dict/<Ultralytics name>`` (the fixtures' layout), float32; the EMA
 weights are taken when the checkpoint has them (that is what Ultralytics evaluates and ships);
-``num_batches_tracked`` counters are dropped. Load with::
+``num_batches_tracked`` counters are dropped; the class names go to ``meta/names`` (read them
+with ``weights.read_class_names``). Load with::
 
     from yolo_lib import weights
     sd = weights.read_npz("yolo11n_coco.npz")
@@ -34,6 +35,9 @@ def main(argv: list[str]) -> int:
     model = ckpt.get("ema") or ckpt["model"]
     sd = {f"state_dict/{k}": v.detach().float().cpu().numpy()
           for k, v in model.state_dict().items() if not k.endswith("num_batches_tracked")}
+    names = getattr(model, "names", None)
+    if names:
+        sd["meta/names"] = np.array([names[i] for i in sorted(names)] if isinstance(names, dict) else list(names), dtype=str)
     np.savez(argv[1], **sd)
     print(f"wrote {len(sd)} tensors to {argv[1]}")
     return 0

@@ -90,6 +90,8 @@ def test_converted_checkpoint_gives_ultralytics_output_for_the_selected_classes(
           "--imgsz", "128", "--batch", "2", "--boxes", "0"])
     model = weights.model_from_state_dict(weights.read_npz(sd_path),
                                           class_ids=[weights.COCO_PERSON, weights.COCO_CELL_PHONE])
+    names = weights.read_class_names(sd_path)  # the checkpoint's names travel with it
+    assert names is not None and len(names) == 80
     with np.load(ref) as npz:
         images, full = npz["input/img"], npz["eval/inference_out"]
     out = compiled.eval_function(model, 2, 128, 128)(images)

@@ -5,6 +5,10 @@ anchor cx, cy, w, h in input pixels, then nc sigmoid class scores. As Ultralytic
 does by default, each anchor keeps its best class; anchors below ``conf`` are dropped; boxes of
 the same class that overlap with IoU > ``iou`` are suppressed, keeping the higher score.
 Detections are rows ``[x1, y1, x2, y2, score, class]`` float32 in input pixels.
+
+``multi_label=True`` is what Ultralytics' validator does (evaluation: conf 0.001): every
+(anchor, class) pair above ``conf`` is a candidate, so one anchor may give boxes of several
+classes; the ``max_nms`` best candidates enter the class-aware NMS.
 """
 
 from __future__ import annotations
@@ -13,6 +17,10 @@ import numpy as np
 
 #: Ultralytics' predict defaults.
 CONF_THRESHOLD, IOU_THRESHOLD, MAX_DETECTIONS = 0.25, 0.7, 300
+#: Ultralytics' validator threshold (keep almost everything: AP integrates over all scores).
+EVAL_CONF_THRESHOLD = 0.001
+#: At most this many candidates (best scores first) enter NMS, as in Ultralytics.
+MAX_NMS_CANDIDATES = 30000
 
 
 def xywh_to_xyxy(boxes: np.ndarray) -> np.ndarray:
@@ -32,19 +40,38 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9)
 
 
-def nms(boxes: np.ndarray, scores: np.ndarray, iou: float = IOU_THRESHOLD) -> np.ndarray:
-    """Greedy NMS of xyxy boxes (N, 4) with scores (N,): kept indices, best score first."""
+def nms(boxes: np.ndarray, scores: np.ndarray, iou: float = IOU_THRESHOLD, max_keep: int | None = None,
+        block: int = 512) -> np.ndarray:
+    """Greedy NMS of xyxy boxes (N, 4) with scores (N,): kept indices, best score first.
+
+    A box is kept when no kept box of higher score overlaps it with IoU > ``iou``. Candidates
+    are visited best first in blocks of ``block``: one IoU matrix against the boxes kept so far
+    and one within the block replace a numpy call per kept box. ``max_keep`` stops after that
+    many kept boxes (the same first boxes, found sooner).
+    """
     order = np.argsort(-np.asarray(scores), kind="stable")
-    keep = []
-    while order.size:
-        best, order = order[0], order[1:]
-        keep.append(best)
-        if order.size:
-            order = order[box_iou(boxes[best][None], boxes[order])[0] <= iou]
-    return np.asarray(keep, dtype=np.int64)
+    ranked = np.asarray(boxes, dtype=np.float32)[order]
+    limit = len(order) if max_keep is None else max_keep
+    keep: list[int] = []
+    for start in range(0, len(order), block):
+        if len(keep) >= limit:
+            break
+        cand = ranked[start:start + block]
+        alive = np.ones(len(cand), bool)
+        if keep:
+            alive &= ~(box_iou(cand, ranked[keep]) > iou).any(1)
+        overlaps = box_iou(cand, cand) > iou
+        for j in range(len(cand)):
+            if alive[j]:
+                keep.append(start + j)
+                if len(keep) >= limit:
+                    break
+                alive[j + 1:] &= ~overlaps[j, j + 1:]
+    return order[np.asarray(keep, dtype=np.int64)]
 
 
-def batched_nms(boxes: np.ndarray, scores: np.ndarray, classes: np.ndarray, iou: float = IOU_THRESHOLD) -> np.ndarray:
+def batched_nms(boxes: np.ndarray, scores: np.ndarray, classes: np.ndarray, iou: float = IOU_THRESHOLD,
+                max_keep: int | None = None) -> np.ndarray:
     """Class-aware NMS: boxes of different classes never suppress each other.
 
     Offsets every class into its own disjoint coordinate range, then runs :func:`nms` once.
@@ -52,12 +79,15 @@ def batched_nms(boxes: np.ndarray, scores: np.ndarray, classes: np.ndarray, iou:
     if len(boxes) == 0:
         return np.zeros(0, dtype=np.int64)
     offset = classes.astype(np.float32)[:, None] * (np.abs(boxes).max() + 1.0)
-    return nms(boxes + offset, scores, iou)
+    return nms(boxes + offset, scores, iou, max_keep)
 
 
 def non_max_suppression(output: np.ndarray, conf: float = CONF_THRESHOLD, iou: float = IOU_THRESHOLD,
-                        max_det: int = MAX_DETECTIONS) -> list[np.ndarray]:
-    """Inference output (B, 4+nc, A) -> per image an (N, 6) array [x1, y1, x2, y2, score, class]."""
+                        max_det: int = MAX_DETECTIONS, multi_label: bool = False) -> list[np.ndarray]:
+    """Inference output (B, 4+nc, A) -> per image an (N, 6) array [x1, y1, x2, y2, score, class].
+
+    Rows are sorted by score (best first); see the module docstring for ``multi_label``.
+    """
     out = np.asarray(output, dtype=np.float32)
     if out.ndim != 3 or out.shape[1] < 5:
         raise ValueError(f"expected an inference output (B, 4+nc, A) with nc >= 1, got shape {out.shape}")
@@ -65,10 +95,17 @@ def non_max_suppression(output: np.ndarray, conf: float = CONF_THRESHOLD, iou: f
         raise ValueError(f"conf and iou must lie in [0, 1], got conf={conf}, iou={iou}")
     results = []
     for pred in out.transpose(0, 2, 1):  # (A, 4+nc)
-        cls = pred[:, 4:].argmax(1)
-        score = pred[np.arange(len(pred)), 4 + cls]
-        mask = score > conf
-        boxes, score, cls = xywh_to_xyxy(pred[mask, :4]), score[mask], cls[mask]
-        keep = batched_nms(boxes, score, cls, iou)[:max_det]
+        if multi_label:
+            anchor, cls = np.nonzero(pred[:, 4:] > conf)
+            score = pred[anchor, 4 + cls]
+            best = np.argsort(-score, kind="stable")[:MAX_NMS_CANDIDATES]
+            anchor, cls, score = anchor[best], cls[best], score[best]
+            boxes = xywh_to_xyxy(pred[anchor, :4])
+        else:
+            cls = pred[:, 4:].argmax(1)
+            score = pred[np.arange(len(pred)), 4 + cls]
+            mask = score > conf
+            boxes, score, cls = xywh_to_xyxy(pred[mask, :4]), score[mask], cls[mask]
+        keep = batched_nms(boxes, score, cls, iou, max_keep=max_det)
         results.append(np.concatenate([boxes[keep], score[keep, None], cls[keep, None].astype(np.float32)], 1))
     return results

@@ -12,6 +12,9 @@ checkpoint converts to it with ``scripts/pt_to_npz.py`` (see ``docs/weights.md``
   cell phone = 67) so an 80-class checkpoint can start a model with fewer classes.
 * :func:`state_dict` is the inverse (PyTorch order); :func:`model_from_state_dict` infers
   scale, nc and head width and builds the matching model.
+* Class names travel with a checkpoint: :func:`save_npz` writes them as a ``meta/names``
+  string array (index = class row), :func:`read_class_names` reads them back (None for files
+  written before names were stored, such as the fixtures).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import numpy as np
 from yolo_lib.model import DETECT_INDEX, YOLO11, build_yolo11
 
 NPZ_PREFIX = "state_dict/"
+NAMES_KEY = "meta/names"
 IGNORED_SUFFIX = "num_batches_tracked"
 #: COCO class indices used by the workshop.
 COCO_PERSON, COCO_CELL_PHONE = 0, 67
@@ -159,8 +163,28 @@ def read_npz(path: str | Path) -> dict[str, np.ndarray]:
         return {k: z[k] for k in keys}
 
 
-def save_npz(model: YOLO11, path: str | Path) -> Path:
-    """Write :func:`state_dict` to ``path`` under ``state_dict/<name>`` keys (fixture layout)."""
+def read_class_names(path: str | Path) -> list[str] | None:
+    """The class names stored with a state-dict ``.npz`` (``meta/names``), or None if it has none."""
     path = Path(path)
-    np.savez(path, **{NPZ_PREFIX + k: v for k, v in state_dict(model).items()})
+    if not path.exists():
+        raise FileNotFoundError(f"no state-dict file at {path}")
+    with np.load(path) as z:
+        if NAMES_KEY not in z.files:
+            return None
+        return [str(n) for n in z[NAMES_KEY]]
+
+
+def save_npz(model: YOLO11, path: str | Path, names: Sequence[str] | None = None) -> Path:
+    """Write :func:`state_dict` to ``path`` under ``state_dict/<name>`` keys (fixture layout).
+
+    ``names``: the model's class names (one per class row), stored as ``meta/names``.
+    """
+    path = Path(path)
+    arrays = {NPZ_PREFIX + k: v for k, v in state_dict(model).items()}
+    if names is not None:
+        names = [str(n) for n in names]
+        if len(names) != model.nc:
+            raise ValueError(f"{len(names)} class names given for a model with nc={model.nc}")
+        arrays[NAMES_KEY] = np.array(names, dtype=str)
+    np.savez(path, **arrays)
     return path

@@ -1,5 +1,5 @@
 """onnxruntime latency measurement, fair under background load, and a batch-dynamic copy of
-Ultralytics' fixed-batch export (used by ``benchmarks/bench_onnx.py`` and notebook 10)."""
+Ultralytics' fixed-batch export (used by ``benchmarks/bench_onnx.py`` and notebook 11)."""
 
 from __future__ import annotations
 

@@ -9,7 +9,7 @@
 # ---
 
 # %% [markdown]
-# # 10 · ONNX export: the same numbers outside PyTensor
+# # 11 · ONNX export: the same numbers outside PyTensor
 #
 # A trained detector is only useful where it can run: a phone, a browser, a server without
 # Python. ONNX is the common format for that: a graph of standard operators (`Conv`, `Sigmoid`,

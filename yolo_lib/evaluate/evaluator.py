@@ -1,0 +1,199 @@
+"""The evaluator: a model (or any inference function) on a COCO-format set -> COCOeval summary.
+
+Pipeline per batch of ``batch`` images: letterbox (no augmentation) -> the compiled eval
+function (one per model and input shape, cached on the model; the last batch is padded with
+grey images) -> multi-label class-aware NMS (conf 0.001, IoU 0.7, at most 300 boxes per image,
+as Ultralytics' validator) -> boxes mapped back to original pixels (the exact letterbox
+inverse) -> a COCO results list -> COCOeval from pycocotools (see :mod:`.coco_metrics`).
+
+Images are decoded on a background thread while the model runs.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from yolo_lib.data.letterbox import PAD_VALUE, LetterboxParams, boxes_from_letterbox
+from yolo_lib.evaluate.classes import ClassMatch, EvaluationError, match_classes
+from yolo_lib.evaluate.coco_metrics import CocoScores, score_detections
+from yolo_lib.evaluate.dataset import BadImage, LoadedImage, check_folder, load_image, read_annotations, subset
+from yolo_lib.postprocess import EVAL_CONF_THRESHOLD, IOU_THRESHOLD, MAX_DETECTIONS, non_max_suppression
+
+#: images (B, 3, S, S) float32 in [0, 1] -> inference output (B, 4+nc, A)
+Predictor = Callable[[np.ndarray], np.ndarray]
+
+
+def detections_to_coco(det: np.ndarray, params: LetterboxParams, image_id: int,
+                       category_ids: Sequence[int | None]) -> list[dict]:
+    """NMS rows ``(N, 6)`` [x1, y1, x2, y2, score, class] in letterbox pixels -> COCO results.
+
+    Boxes go back to original pixels (clipped to the image) as ``[x, y, w, h]``; rows of a class
+    whose category id is None (not in the annotations) are dropped.
+    """
+    if not len(det):
+        return []
+    boxes = boxes_from_letterbox(det[:, :4], params)
+    out = []
+    for (x1, y1, x2, y2), score, cls in zip(boxes.tolist(), det[:, 4].tolist(), det[:, 5].astype(int).tolist()):
+        cat = category_ids[cls]
+        if cat is not None:
+            out.append({"image_id": image_id, "category_id": cat, "bbox": [x1, y1, x2 - x1, y2 - y1], "score": score})
+    return out
+
+
+class Evaluator:
+    """COCO mAP of a model on one COCO-format set (annotations json + image folder).
+
+    ``class_names``: the model's class names in class-index order; they are matched to the
+    annotation categories by name (:mod:`.classes`). ``imgsz``: square letterbox side in pixels
+    (a multiple of 32). Construction reads and checks the json; images are read by
+    :meth:`evaluate`.
+    """
+
+    def __init__(self, annotations: Path, images: Path, class_names: Sequence[str], imgsz: int = 320,
+                 batch: int = 16, conf: float = EVAL_CONF_THRESHOLD, iou: float = IOU_THRESHOLD,
+                 max_det: int = MAX_DETECTIONS, progress: bool = True):
+        if not isinstance(imgsz, int) or imgsz < 32 or imgsz % 32:
+            raise EvaluationError(f"imgsz must be a positive multiple of 32, got {imgsz!r}")
+        if not isinstance(batch, int) or batch < 1:
+            raise EvaluationError(f"batch must be a positive int, got {batch!r}")
+        self.annotations, self.folder = Path(annotations), check_folder(images)
+        self.dataset = read_annotations(self.annotations)
+        self.classes: ClassMatch = match_classes(class_names, self.dataset["categories"], self.dataset["annotations"])
+        self.imgsz, self.batch, self.conf, self.iou, self.max_det = imgsz, batch, conf, iou, max_det
+        self.progress = progress
+        self.last: dict | None = None  # state of the last evaluate(): summary, results, ground truth
+
+    @property
+    def category_ids(self) -> list[int]:
+        """The scored categories (matched model classes), in model class order."""
+        return [c for _, _, c in self.classes.matched]
+
+    def evaluate(self, model) -> dict:
+        """Score a :class:`yolo_lib.model.YOLO11` (its current shared-variable weights); the summary dict.
+
+        The compiled eval function is built on the first call for this model and batch shape
+        and reused afterwards (it lives in ``model.compiled``).
+        """
+        from yolo_lib.compiled import eval_function
+
+        if model.nc != len(self.classes.names):
+            raise EvaluationError(f"the model has nc={model.nc} classes but {len(self.classes.names)} class "
+                                  f"names were given")
+        start = time.perf_counter()
+        fn = eval_function(model, self.batch, self.imgsz, self.imgsz)
+        return self.evaluate_predictor(fn, start=start)
+
+    def evaluate_predictor(self, predict: Predictor, start: float | None = None) -> dict:
+        """Score any function images (batch, 3, S, S) float32 -> inference output (batch, 4+nc, A).
+
+        E.g. an ONNX session wrapped in a function. Returns the summary dict (see :meth:`evaluate`).
+        """
+        start = time.perf_counter() if start is None else start
+        results, bad, good, timing = [], [], [], {"forward": 0.0, "nms": 0.0}
+        nc = len(self.classes.names)
+        for loaded in self._batches():
+            bad.extend(x for x in loaded if isinstance(x, BadImage))
+            images = [x for x in loaded if isinstance(x, LoadedImage)]
+            if not images:
+                continue
+            t = time.perf_counter()
+            output = np.asarray(predict(self._stack(images)))
+            timing["forward"] += time.perf_counter() - t
+            if output.ndim != 3 or output.shape[0] != self.batch or output.shape[1] != 4 + nc:
+                raise EvaluationError(f"the model returned shape {output.shape}; expected ({self.batch}, {4 + nc}, A)")
+            t = time.perf_counter()
+            dets = non_max_suppression(output[:len(images)], self.conf, self.iou, self.max_det, multi_label=True)
+            for im, det in zip(images, dets):
+                results.extend(detections_to_coco(det, im.letterbox, im.record["id"], self.classes.category_ids))
+                good.append(im.record)
+            timing["nms"] += time.perf_counter() - t
+        if not good:
+            raise EvaluationError(f"none of the {len(self.dataset['images'])} images could be read "
+                                  f"(first: {bad[0].reason})")
+        gt = subset(self.dataset, {r["id"] for r in good})
+        t = time.perf_counter()
+        scores = score_detections(gt, results, self.category_ids)
+        timing["cocoeval"] = time.perf_counter() - t
+        seconds = time.perf_counter() - start
+        summary = self._summary(scores, results, good, bad, seconds, timing)
+        self.last = {"summary": summary, "results": results, "gt": gt, "scores": scores}
+        return summary
+
+    def _batches(self) -> Iterator[list[LoadedImage | BadImage]]:
+        """Images in json order, ``batch`` at a time, decoded one batch ahead on a thread."""
+        records = self.dataset["images"]
+        chunks = [records[i:i + self.batch] for i in range(0, len(records), self.batch)]
+
+        def load(chunk):
+            return [load_image(r, self.folder, self.imgsz) for r in chunk]
+
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            pending = pool.submit(load, chunks[0])
+            bar = tqdm(total=len(records), desc="evaluate", unit="img", disable=not self.progress, leave=False)
+            for i in range(len(chunks)):
+                loaded = pending.result()
+                if i + 1 < len(chunks):
+                    pending = pool.submit(load, chunks[i + 1])
+                yield loaded
+                bar.update(len(loaded))
+            bar.close()
+
+    def _stack(self, images: list[LoadedImage]) -> np.ndarray:
+        """(batch, 3, S, S) float32; a short last batch is padded with grey images."""
+        x = np.full((self.batch, 3, self.imgsz, self.imgsz), PAD_VALUE / 255.0, np.float32)
+        for i, im in enumerate(images):
+            x[i] = im.pixels
+        return x
+
+    def _summary(self, scores: CocoScores, results, good, bad, seconds, timing) -> dict:
+        per_class = {}
+        n_dets = {}
+        for r in results:
+            n_dets[r["category_id"]] = n_dets.get(r["category_id"], 0) + 1
+        for _, name, cat in self.classes.matched:
+            per_class[name] = {"category_id": cat, **scores.per_class[cat], "detections": n_dets.get(cat, 0)}
+        s = scores.stats
+        return {
+            "mAP50_95": s["mAP50_95"], "mAP50": s["mAP50"], "mAP75": s["mAP75"], "AR100": s["AR100"],
+            "precision": scores.precision, "recall": scores.recall, "confidence_best_f1": scores.confidence,
+            "per_class": per_class,
+            "images": len(good), "bad_images": [{"file": b.record["file_name"], "reason": b.reason} for b in bad],
+            "detections": len(results),
+            "seconds": round(seconds, 3), "images_per_second": round(len(good) / seconds, 2) if seconds > 0 else None,
+            "timing_seconds": {k: round(v, 3) for k, v in timing.items()},
+            "imgsz": self.imgsz, "batch": self.batch,
+            "conf": self.conf, "iou": self.iou, "max_det": self.max_det,
+            "model_classes_without_category": self.classes.model_classes_without_category,
+            "categories_without_model_class": self.classes.categories_without_model_class,
+            "cocoeval": s,
+        }
+
+    def save_results(self, out_dir: Path) -> Path:
+        """Write the COCO results list of the last :meth:`evaluate` to ``out_dir/predictions.json``."""
+        import json
+
+        state = self._last_state()
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        path = out / "predictions.json"
+        path.write_text(json.dumps(state["results"]))
+        return path
+
+    def save_pictures(self, out_dir: Path) -> list[Path]:
+        """Pictures of the last :meth:`evaluate`: boxes grid, PR curves, confusion matrix (PNG)."""
+        from yolo_lib.evaluate.pictures import write_pictures
+
+        state = self._last_state()
+        return write_pictures(Path(out_dir), state, self.folder, self.classes)
+
+    def _last_state(self) -> dict:
+        if self.last is None:
+            raise RuntimeError("call evaluate() first")
+        return self.last
