@@ -1,0 +1,61 @@
+"""Locate (or install) Debian's Chromium for the browser tests and the notebook's screenshot.
+
+Playwright (pip) drives the system Chromium through ``executable_path``; ``playwright install``
+is not needed. The real binary is ``/usr/lib/chromium/chromium`` (``/usr/bin/chromium`` is a
+shell wrapper). Running as root needs ``--no-sandbox``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+CANDIDATES = ("/usr/lib/chromium/chromium", "/usr/lib/chromium-browser/chromium-browser")
+HOW_TO_GET = ("Chromium not found: on Debian/Ubuntu run `sudo apt-get install -y chromium` "
+              "(or set YOLO_CHROMIUM to a Chromium/Chrome binary), and `pip install playwright`")
+
+
+def find_chromium() -> Path | None:
+    """``$YOLO_CHROMIUM``, else the system Chromium binary, else None."""
+    env = os.environ.get("YOLO_CHROMIUM")
+    for c in ([env] if env else []) + list(CANDIDATES):
+        if c and Path(c).is_file() and os.access(c, os.X_OK):
+            return Path(c)
+    return None
+
+
+def install_chromium_if_possible() -> Path | None:
+    """When Chromium is missing and this is root on a Debian-like system, ``apt-get install chromium``.
+
+    Returns the binary or None (not root, no apt, or the install failed: the browser tests skip).
+    """
+    found = find_chromium()
+    if found or os.name != "posix" or os.geteuid() != 0 or shutil.which("apt-get") is None:
+        return found
+    print("installing Chromium for the browser tests: apt-get install -y chromium", flush=True)
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    for cmd in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "chromium"]):
+        if subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL).returncode != 0:
+            print(f"`{' '.join(cmd)}` failed: the browser tests will skip", flush=True)
+            return None
+    return find_chromium()
+
+
+def launch_args(*extra: str) -> list[str]:
+    """Chromium flags: no sandbox as root, plus ``extra``."""
+    args = ["--no-sandbox"] if os.name == "posix" and os.geteuid() == 0 else []
+    return args + list(extra)
+
+
+def launch(playwright, *extra: str, headless: bool = True):
+    """A Playwright ``Browser`` on the system Chromium (raises RuntimeError with HOW_TO_GET if missing)."""
+    exe = find_chromium()
+    if exe is None:
+        raise RuntimeError(HOW_TO_GET)
+    return playwright.chromium.launch(executable_path=str(exe), headless=headless, args=launch_args(*extra))
+
+
+if __name__ == "__main__":
+    print(install_chromium_if_possible() or HOW_TO_GET)
