@@ -96,6 +96,20 @@ function summary(result) {
   };
 }
 
+/** Decode + NMS the last output again at the current (or given) confidence; redraws a still image. */
+function redetect(confidence = conf()) {
+  const d = state.detector, last = state.last;
+  if (!d || !last) return null;
+  last.detections = d.decode(last.output, last.params, confidence);
+  if (!state.running && state.lastFrame) {
+    const ctx = $('view').getContext('2d');
+    ctx.putImageData(state.lastFrame, 0, 0);
+    drawDetections(ctx, last.detections);
+  }
+  show('count', `${state.frames} frame(s), ${last.detections.length} detection(s)`);
+  return summary(last);
+}
+
 async function detectBlob(blob) {
   stopCamera();
   const result = await processFrame(await decodeImage(blob));
@@ -170,7 +184,7 @@ function wireUi() {
     const file = e.target.files[0];
     if (file) guard(() => detectBlob(file));
   });
-  $('conf').addEventListener('input', () => show('conf-value', conf().toFixed(2)));
+  $('conf').addEventListener('input', () => { show('conf-value', conf().toFixed(2)); redetect(); });
   show('conf-value', conf().toFixed(2));
 }
 
@@ -193,7 +207,7 @@ async function main() {
 
 window.demo = {
   ready: main().catch((e) => { setStatus(`error: ${e.message}`, true); throw e; }),
-  loadModelUrl, detectImageUrl, startCamera, stopCamera, benchmark, lastFrameBase64,
+  loadModelUrl, detectImageUrl, redetect, startCamera, stopCamera, benchmark, lastFrameBase64,
   stats: () => ({ frames: state.frames, fps: state.fps, backend: state.backend, threads: ort.env.wasm.numThreads,
     isolated: self.crossOriginIsolated, detections: state.last?.detections ?? [], times: state.last?.times ?? null }),
   lastOutput: () => (state.last ? { dims: state.last.output.dims, data: Array.from(state.last.output.data) } : null),

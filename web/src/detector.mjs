@@ -25,6 +25,13 @@ export class Detector {
     return new Detector(ort, session, meta, label);
   }
 
+  /** The output {data, dims} (1, 4+nc, A) -> detections {box (image px), score, cls, name} via the letterbox params. */
+  decode(output, params, conf = CONF_THRESHOLD, iou = IOU_THRESHOLD) {
+    return nonMaxSuppression(output.data, output.dims, conf, iou).map((d) => ({
+      box: boxFromLetterbox(d.box, params), score: d.score, cls: d.cls, name: this.className(d.cls),
+    }));
+  }
+
   className(cls) {
     return this.names?.[cls] ?? String(cls);
   }
@@ -43,9 +50,7 @@ export class Detector {
     const out = result[this.outputName];
     const data = out.data;
     const dims = out.dims.map(Number);
-    const detections = nonMaxSuppression(data, dims, conf, iou).map((d) => ({
-      box: boxFromLetterbox(d.box, params), score: d.score, cls: d.cls, name: this.className(d.cls),
-    }));
+    const detections = this.decode({ data, dims }, params, conf, iou);
     const t3 = performance.now();
     input.dispose?.();
     return { detections, output: { data, dims }, params, times: { pre: t1 - t0, infer: t2 - t1, post: t3 - t2 } };
