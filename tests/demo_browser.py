@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 
 import numpy as np
@@ -11,11 +10,8 @@ import pytest
 from onnx import TensorProto, helper
 
 from yolo_lib.demo import browser
-from yolo_lib.demo.server import make_server, serve_in_background
 from yolo_lib.demo.web_setup import WebSetupError, ensure_node_modules
 from yolo_lib.paths import fixture_path
-
-PAGE_TIMEOUT_MS = 240_000  # session creation + a YOLO11n frame take seconds; much more on a loaded machine
 
 
 def require_browser():
@@ -30,32 +26,6 @@ def require_browser():
         ensure_node_modules(quiet=True)
     except WebSetupError as e:
         pytest.skip(str(e))
-
-
-@contextlib.contextmanager
-def demo_page(model: Path, files: Path, *chromium_flags: str, query: str = ""):
-    """The demo page in headless Chromium, served with ``model``, ``files`` under /files/; waits until ready."""
-    from playwright.sync_api import sync_playwright
-
-    server = make_server(model, 0, extra_files=files)
-    url = serve_in_background(server)
-    try:
-        with sync_playwright() as p:
-            chromium = browser.launch(p, *chromium_flags)
-            try:
-                page = chromium.new_page()
-                page.set_default_timeout(PAGE_TIMEOUT_MS)
-                errors = []
-                page.on("pageerror", lambda e: errors.append(str(e)))
-                page.goto(url + query)
-                page.evaluate("window.demo.ready")
-                yield page
-                assert not errors, f"errors in the page: {errors}"
-            finally:
-                chromium.close()
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def yolo_model(tmp_dir: Path) -> tuple[Path, str]:

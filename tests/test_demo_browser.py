@@ -10,10 +10,11 @@ import pytest
 from PIL import Image
 
 from demo_browser import (
-    assert_same_detections, bright_spot_detector, demo_page, detections_array, python_detections,
+    assert_same_detections, bright_spot_detector, detections_array, python_detections,
     require_browser, write_y4m, yolo_model,
 )
 from yolo_lib.data.letterbox import boxes_from_letterbox, letterbox_params
+from yolo_lib.demo.browser import demo_page
 from yolo_lib.export.yolo import onnx_session
 from yolo_lib.paths import shared_dir
 from yolo_lib.postprocess import CONF_THRESHOLD, non_max_suppression

@@ -10,7 +10,7 @@ const params = new URLSearchParams(location.search);
 const state = { detector: null, backend: null, running: false, frames: 0, fps: 0, last: null, lastFrame: null, stream: null };
 
 ort.env.wasm.wasmPaths = new URL('/ort/', location.href).href;
-ort.env.wasm.numThreads = wasmThreads(self.crossOriginIsolated, navigator.hardwareConcurrency);
+ort.env.wasm.numThreads = Number(params.get('threads')) || wasmThreads(self.crossOriginIsolated, navigator.hardwareConcurrency);
 
 function show(id, text) { $(id).textContent = text; }
 
@@ -159,17 +159,19 @@ function lastFrameBase64() {
   return { width: f.width, height: f.height, rgba: btoa(s) };
 }
 
-/** Median/mean of n timed session runs on the last frame (or a grey frame), after warm-up runs. */
+/**
+ * Time n frames (letterbox + inference + NMS) on the last frame (or a grey 640x480 one) after
+ * warm-up runs: per-run milliseconds {infer, frame}.
+ */
 async function benchmark(n = 20, warmup = 3) {
   const d = state.detector;
-  const frame = state.lastFrame || new ImageData(new Uint8ClampedArray(d.size * d.size * 4).fill(114), d.size, d.size);
-  const infer = [];
+  const frame = state.lastFrame || new ImageData(new Uint8ClampedArray(640 * 480 * 4).fill(114), 640, 480);
+  const infer = [], total = [];
   for (let i = 0; i < warmup + n; i++) {
     const r = await d.detect(frame, conf());
-    if (i >= warmup) infer.push(r.times.infer);
+    if (i >= warmup) { infer.push(r.times.infer); total.push(r.times.pre + r.times.infer + r.times.post); }
   }
-  infer.sort((a, b) => a - b);
-  return { backend: state.backend, threads: ort.env.wasm.numThreads, size: d.size, n, median_ms: infer[Math.floor(n / 2)], min_ms: infer[0], all_ms: infer };
+  return { backend: state.backend, threads: ort.env.wasm.numThreads, size: d.size, infer_ms: infer, frame_ms: total };
 }
 
 function wireUi() {

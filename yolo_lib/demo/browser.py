@@ -7,6 +7,7 @@ shell wrapper). Running as root needs ``--no-sandbox``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -55,6 +56,40 @@ def launch(playwright, *extra: str, headless: bool = True):
     if exe is None:
         raise RuntimeError(HOW_TO_GET)
     return playwright.chromium.launch(executable_path=str(exe), headless=headless, args=launch_args(*extra))
+
+
+@contextlib.contextmanager
+def demo_page(model, files=None, *chromium_flags: str, query: str = "", timeout_ms: int = 240_000):
+    """The demo page in headless Chromium, served with ``model`` (``files`` under /files/), once ready.
+
+    Yields the Playwright page; ``window.demo`` is the page's API. Raises RuntimeError if a script
+    error happened in the page. ``timeout_ms`` bounds each wait (session creation and a YOLO11n
+    frame take seconds, much more on a loaded machine).
+    """
+    from playwright.sync_api import sync_playwright
+
+    from yolo_lib.demo.server import make_server, serve_in_background
+
+    server = make_server(model, 0, extra_files=files)
+    url = serve_in_background(server)
+    try:
+        with sync_playwright() as p:
+            chromium = launch(p, *chromium_flags)
+            try:
+                page = chromium.new_page()
+                page.set_default_timeout(timeout_ms)
+                errors = []
+                page.on("pageerror", lambda e: errors.append(str(e)))
+                page.goto(url + query)
+                page.evaluate("window.demo.ready")
+                yield page
+                if errors:
+                    raise RuntimeError(f"errors in the page: {errors}")
+            finally:
+                chromium.close()
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 if __name__ == "__main__":
