@@ -38,15 +38,15 @@ def still_image(folder) -> np.ndarray:
     return np.asarray(draw_image(np.random.default_rng(3), 437, 291)[0])
 
 
-def separating_conf(best_scores: np.ndarray, margin: float, most: int = 20) -> float:
+def separating_conf(best_scores: np.ndarray, margin: float, most: int = 20) -> float | None:
     """A threshold under the top-k anchor scores where those k are each more than 2 * ``margin``
-    apart (so numeric noise cannot reorder them for NMS) and k is as large as that allows."""
+    apart (so numeric noise cannot reorder them for NMS) and k is as large as that allows; None
+    when the two best are tied (the seeded weights give flat image regions identical scores)."""
     s = np.sort(best_scores)[::-1]
     k = 0
     while k < min(most, len(s) - 1) and s[k] - s[k + 1] > 2 * margin:
         k += 1
-    assert k >= 1, "the two best scores are tied: no threshold separates them"
-    return float((s[k - 1] + s[k]) / 2)
+    return None if k == 0 else float((s[k - 1] + s[k]) / 2)
 
 
 def test_still_image_matches_python(media):
@@ -68,13 +68,16 @@ def test_still_image_matches_python(media):
         assert_same_detections(detections_array(got["detections"]), py_det)
         # ... and at a threshold that keeps the best-scoring boxes whose order is not a tie.
         conf = separating_conf(py_out[0, 4:].max(0), margin=score_diff + 1e-7)
-        again = page.evaluate(f"window.demo.redetect({conf})")
-        _, py_det = python_detections(session, image, 320, conf)
-        assert len(py_det) >= 1, f"no detections with the {kind} model: the comparison would be vacuous"
-        assert_same_detections(detections_array(again["detections"]), py_det)
+        assert conf is not None or kind == "seeded", "the fixture model's best scores are tied"
+        if conf is not None:
+            again = page.evaluate(f"window.demo.redetect({conf})")
+            _, py_det = python_detections(session, image, 320, conf)
+            assert len(py_det) >= 1, f"no detections with the {kind} model: the comparison would be vacuous"
+            assert_same_detections(detections_array(again["detections"]), py_det)
         # The page's decode + NMS equal yolo_lib's on the page's own output, ties and crowds
         # included, at a threshold that keeps a few dozen candidates.
-        low = float(np.sort(page_out[0, 4:].max(0))[-60])
+        sixtieth = np.sort(page_out[0, 4:].max(0))[-60]
+        low = float(np.nextafter(sixtieth, np.float32(0)))  # just under it: at least 60 candidates
         crowd = page.evaluate(f"window.demo.redetect({low})")
         want = non_max_suppression(page_out, conf=low)[0]
         want[:, :4] = boxes_from_letterbox(want[:, :4], letterbox_params(image.shape[1], image.shape[0], 320))
