@@ -9,44 +9,35 @@ import numpy as np
 import onnx
 import pytest
 
-from demo_js import run_json, run_module_script
-from yolo_lib.data.letterbox import letterbox_image
+from yolo_lib.data.letterbox import letterbox_image, letterbox_params
+from yolo_lib.demo.node_check import NodeMissing, js_letterbox, js_nms, run_module_script
 from yolo_lib.postprocess import non_max_suppression
 
-LETTERBOX_SCRIPT = """
-import { readFileSync, writeFileSync } from 'node:fs';
-const [src, w, h, size, dst] = process.argv.slice(1);
-const rgb = readFileSync(src);
-const W = Number(w), H = Number(h), rgba = new Uint8ClampedArray(W * H * 4);
-for (let i = 0; i < W * H; i++) { rgba.set(rgb.subarray(3 * i, 3 * i + 3), 4 * i); rgba[4 * i + 3] = 255; }
-const { pixels, params } = letterbox.letterboxImage({ width: W, height: H, data: rgba }, Number(size));
-const out = Buffer.alloc(pixels.width * pixels.height * 3);
-for (let i = 0; i < pixels.width * pixels.height; i++) out.set(pixels.data.subarray(4 * i, 4 * i + 3), 3 * i);
-writeFileSync(dst, out);
-const nchw = letterbox.toNCHW(pixels);
-writeFileSync(dst + '.f32', Buffer.from(nchw.buffer));
-console.log(JSON.stringify(params));
-"""
+
+@pytest.fixture(autouse=True)
+def node_available():
+    try:
+        run_module_script("")
+    except NodeMissing as e:
+        pytest.skip(str(e))
+
+
+def run_json(body: str, *args: str):
+    return json.loads(run_module_script(body, *args))
 
 
 @pytest.mark.parametrize("w,h,size", [(640, 480, 320), (333, 500, 320), (97, 41, 128), (1000, 37, 64), (320, 320, 320)])
-def test_letterbox_bytes_equal_pillow(tmp_path, w, h, size):
+def test_letterbox_equals_pillow_byte_for_byte(w, h, size):
     rng = np.random.default_rng(w * h)
     img = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
     img[h // 3: h // 2, w // 4: w // 2] = [250, 20, 90]  # an edge, where resampling details show
-    (tmp_path / "in.rgb").write_bytes(img.tobytes())
-    params = run_json(LETTERBOX_SCRIPT, str(tmp_path / "in.rgb"), str(w), str(h), str(size), str(tmp_path / "out.rgb"))
+    got, params = js_letterbox(img, size)
     want, p = letterbox_image(img, size)
-    got = np.frombuffer((tmp_path / "out.rgb").read_bytes(), np.uint8).reshape(size, size, 3)
     assert (params["newW"], params["newH"], params["left"], params["top"]) == (p.new_w, p.new_h, p.left, p.top)
-    np.testing.assert_array_equal(got, want)
-    nchw = np.frombuffer((tmp_path / "out.rgb.f32").read_bytes(), np.float32).reshape(1, 3, size, size)
-    np.testing.assert_array_equal(nchw, (want.astype(np.float32) / 255).transpose(2, 0, 1)[None])
+    np.testing.assert_array_equal(got, (want.astype(np.float32) / 255).transpose(2, 0, 1)[None])
 
 
 def test_letterbox_params_rounding_matches_python():
-    from yolo_lib.data.letterbox import letterbox_params
-
     sizes = [(w, h) for w in (1, 2, 3, 5, 99, 101, 333, 639, 640, 641) for h in (1, 7, 100, 427, 480, 1001)]
     got = run_json(f"console.log(JSON.stringify({json.dumps(sizes)}.map(([w, h]) => letterbox.letterboxParams(w, h, 320))));")
     for (w, h), g in zip(sizes, got):
@@ -54,27 +45,15 @@ def test_letterbox_params_rounding_matches_python():
         assert (g["newW"], g["newH"], g["left"], g["top"]) == (p.new_w, p.new_h, p.left, p.top), (w, h)
 
 
-NMS_SCRIPT = """
-import { readFileSync } from 'node:fs';
-const [file, c, a, conf] = process.argv.slice(1);
-const buf = readFileSync(file);
-const data = new Float32Array(buf.buffer, buf.byteOffset, buf.length / 4);
-const dets = postprocess.nonMaxSuppression(data, [1, Number(c), Number(a)], Number(conf));
-console.log(JSON.stringify(dets.map((d) => [...d.box, d.score, d.cls])));
-"""
-
-
 @pytest.mark.parametrize("conf", [0.25, 0.6])
-def test_nms_equals_yolo_lib_postprocess(tmp_path, conf):
+def test_nms_equals_yolo_lib_postprocess(conf):
     rng = np.random.default_rng(1)
     nc, anchors = 3, 500
     centres = rng.uniform(0, 320, (2, anchors))
     centres[:, :200] = rng.normal(160, 6, (2, 200))  # a crowd of overlapping boxes: NMS has work to do
     out = np.concatenate([centres, rng.uniform(4, 80, (2, anchors)), rng.uniform(0, 1, (nc, anchors)) ** 3])[None]
     out = out.astype(np.float32)
-    (tmp_path / "out.f32").write_bytes(out.tobytes())
-    got = np.asarray(run_json(NMS_SCRIPT, str(tmp_path / "out.f32"), str(4 + nc), str(anchors), str(conf)), np.float32)
-    want = non_max_suppression(out, conf=conf)[0]
+    got, want = js_nms(out, conf), non_max_suppression(out, conf=conf)[0]
     assert len(want) > 5 and got.shape == want.shape
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-4)
 
