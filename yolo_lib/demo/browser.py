@@ -92,5 +92,27 @@ def demo_page(model, files=None, *chromium_flags: str, query: str = "", timeout_
         server.server_close()
 
 
+def screenshot_still_image(model, files, image_name: str, fallback_conf: float | None = None) -> dict:
+    """Open the demo page, detect on ``files/image_name``, take a screenshot.
+
+    When no box reaches the default threshold and ``fallback_conf`` is given, NMS is re-run at
+    that threshold (random weights rarely reach 0.25). Returns {"png": bytes, "result": the
+    page's detections and timings, "stats": window.demo.stats()}. Runs Playwright's sync API on
+    a worker thread, so it also works inside Jupyter (whose own asyncio loop is running).
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    def work() -> dict:
+        with demo_page(model, files) as page:
+            result = page.evaluate(f"window.demo.detectImageUrl('/files/{image_name}')")
+            if not result["detections"] and fallback_conf is not None:
+                result = page.evaluate(f"window.demo.redetect({fallback_conf!r})")
+            return {"result": result, "stats": page.evaluate("window.demo.stats()"),
+                    "png": page.screenshot(full_page=True)}
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(work).result()
+
+
 if __name__ == "__main__":
     print(install_chromium_if_possible() or HOW_TO_GET)
