@@ -106,7 +106,7 @@ function redetect(confidence = conf()) {
     ctx.putImageData(state.lastFrame, 0, 0);
     drawDetections(ctx, last.detections);
   }
-  show('count', `${state.frames} frame(s), ${last.detections.length} detection(s)`);
+  show('count', `${state.frames} frame(s), ${last.detections.length} detection(s) above ${confidence.toPrecision(3)}`);
   return summary(last);
 }
 
