@@ -108,6 +108,11 @@ def python_detections(session, image_rgb: np.ndarray, size: int, conf: float) ->
     return out, det
 
 
+def by_position(dets: np.ndarray) -> np.ndarray:
+    """Rows sorted by box (y1, x1): for disjoint boxes of equal scores, whose order is arbitrary."""
+    return dets[np.lexsort((dets[:, 0], dets[:, 1]))]
+
+
 def assert_same_detections(page: np.ndarray, python: np.ndarray):
     """Same count and classes, boxes within 1 px, scores within 1e-3 (both sorted best first)."""
     assert page.shape == python.shape, f"page found {len(page)} detections, Python {len(python)}"

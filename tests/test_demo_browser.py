@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from demo_browser import (
-    assert_same_detections, bright_spot_detector, detections_array, python_detections,
+    assert_same_detections, bright_spot_detector, by_position, detections_array, python_detections,
     require_browser, write_y4m, yolo_model,
 )
 from yolo_lib.data.letterbox import boxes_from_letterbox, letterbox_params
@@ -116,4 +116,22 @@ def test_fake_camera_frames_and_box_at_the_object(media):
     # And Python finds the same boxes on the very frame the page processed.
     rgba = np.frombuffer(base64.b64decode(frame["rgba"]), np.uint8).reshape(CAMERA_H, CAMERA_W, 4)
     _, py_det = python_detections(onnx_session(media / "bright.onnx"), np.ascontiguousarray(rgba[..., :3]), 320, CONF_THRESHOLD)
-    assert_same_detections(page_det, py_det)
+    assert_same_detections(by_position(page_det), by_position(py_det))
+
+
+def test_webgpu_only_when_asked_on_a_fallback_adapter(media):
+    """Headless Chromium with --enable-unsafe-webgpu offers only SwiftShader's fallback adapter:
+    the page must pick wasm by itself; forced to WebGPU (tiny model) it still matches Python."""
+    bright_spot_detector(media / "bright.onnx")
+    image = np.full((300, 500, 3), 30, np.uint8)
+    image[100:180, 200:300] = 255
+    Image.fromarray(image).save(media / "bright.png")
+    with demo_page(media / "bright.onnx", media, "--enable-unsafe-webgpu") as page:
+        assert page.evaluate("window.demo.stats()")["backend"] == "wasm"
+        assert "software fallback" in page.text_content("#backend")
+    with demo_page(media / "bright.onnx", media, "--enable-unsafe-webgpu", query="?backend=webgpu") as page:
+        got = page.evaluate("window.demo.detectImageUrl('/files/bright.png')")
+        assert page.evaluate("window.demo.stats()")["backend"] == "webgpu"
+    _, want = python_detections(onnx_session(media / "bright.onnx"), image, 320, CONF_THRESHOLD)
+    assert len(want) >= 10  # the bright model's cells are disjoint, scores equal: compare as sets
+    assert_same_detections(by_position(detections_array(got["detections"])), by_position(want))
