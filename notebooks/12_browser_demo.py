@@ -38,11 +38,10 @@ from IPython.display import HTML, Image as ShowImage, display
 from PIL import Image
 
 from yolo_lib.data.letterbox import boxes_from_letterbox, letterbox_image, letterbox_params
-from yolo_lib.demo.__main__ import tunnel_hint
 from yolo_lib.demo.browser import HOW_TO_GET, find_chromium, screenshot_still_image
 from yolo_lib.demo.model_choice import default_model
 from yolo_lib.demo.node_check import NodeMissing, js_letterbox, js_nms
-from yolo_lib.demo.server import DemoServerError, make_server, serve_in_background
+from yolo_lib.demo.server import DemoServerError, make_server, serve_in_background, tunnel_hint
 from yolo_lib.demo.side_by_side import side_by_side_html
 from yolo_lib.demo.web_setup import WebSetupError, ensure_node_modules
 from yolo_lib.export.yolo import onnx_session

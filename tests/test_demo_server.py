@@ -104,3 +104,15 @@ def test_default_model_prefers_the_latest_run(tmp_path, monkeypatch):
     assert exported[-1][0] == tmp_path / "runs" / "new" / "weights" / "best.npz"
     assert choice.onnx_path.name == "best.onnx" and "trained weights of run new" in choice.source
 
+
+
+def test_setup_says_how_to_get_npm_and_chromium(tmp_path, monkeypatch):
+    from yolo_lib.demo import browser, web_setup
+
+    monkeypatch.setattr(web_setup.shutil, "which", lambda name: None)
+    with pytest.raises(WebSetupError, match="npm is not installed"):
+        ensure_node_modules(tmp_path)
+    monkeypatch.setattr(browser, "find_chromium", lambda: None)
+    monkeypatch.setattr(browser.os, "geteuid", lambda: 1000)  # not root: never runs apt-get
+    assert browser.install_chromium_if_possible() is None
+    assert "apt-get install -y chromium" in browser.HOW_TO_GET

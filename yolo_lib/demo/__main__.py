@@ -7,8 +7,6 @@ the fly), else the fixture or seeded weights, and says which.
 from __future__ import annotations
 
 import argparse
-import getpass
-import socket
 from pathlib import Path
 
 
@@ -19,14 +17,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def tunnel_hint(port: int) -> str:
-    """The SSH command that forwards the demo's port from a remote machine (e.g. a Lambda instance)."""
-    return f"ssh -N -L {port}:127.0.0.1:{port} {getpass.getuser()}@<address of {socket.gethostname()}>"
-
-
 def main(argv=None) -> int:
     args = parse_args(argv)
-    from yolo_lib.demo.server import DemoServerError, make_server, server_url
+    from yolo_lib.demo.server import DemoServerError, make_server, server_url, tunnel_hint
     from yolo_lib.demo.web_setup import WebSetupError, ensure_node_modules
 
     if args.model is not None and not args.model.is_file():

@@ -11,7 +11,9 @@ cross-origin isolation headers that wasm threads need (COOP ``same-origin``, COE
 from __future__ import annotations
 
 import errno
+import getpass
 import json
+import socket
 import threading
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -114,3 +116,8 @@ def serve_in_background(server: ThreadingHTTPServer) -> str:
 def server_url(server: ThreadingHTTPServer) -> str:
     host, port = server.server_address[:2]
     return f"http://{host}:{port}/"
+
+
+def tunnel_hint(port: int) -> str:
+    """The SSH command that forwards the demo's port from a remote machine (e.g. a Lambda instance)."""
+    return f"ssh -N -L {port}:127.0.0.1:{port} {getpass.getuser()}@<address of {socket.gethostname()}>"
