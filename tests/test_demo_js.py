@@ -88,3 +88,15 @@ console.log(JSON.stringify(await Promise.all([
 """)
     assert got == ["wasm", "wasm", "wasm", "webgpu"]
     assert run_module_script("console.log(backend.wasmThreads(false, 16), backend.wasmThreads(true, 16), backend.wasmThreads(true, 2));").split() == ["1", "4", "1"]
+
+
+def test_models_with_nms_inside_are_refused_in_one_line():
+    body = """
+const session = { inputNames: ['images'], outputNames: ['output0'] };
+const tryMeta = (meta) => { try { new detector.Detector(null, session, meta, 'm.onnx'); return 'ok'; } catch (e) { return e.message; } };
+console.log(JSON.stringify([tryMeta({ imgsz: '[320, 320]', names: "{0: 'a'}" }), tryMeta({ end2end: 'True' }),
+  tryMeta({ args: "{'batch': 1, 'nms': True}" }), tryMeta({ imgsz: '[320, 640]' })]));
+"""
+    ok, end2end, nms, rect = run_json(body)
+    assert ok == "ok" and "NMS inside the graph" in end2end and "NMS inside the graph" in nms
+    assert "only square model inputs" in rect

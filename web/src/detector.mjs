@@ -10,6 +10,9 @@ export class Detector {
     this.session = session;
     this.meta = meta;
     this.label = label;
+    if (meta.end2end === 'True' || /'nms': True/.test(meta.args || '')) {
+      throw new Error(`${label} has NMS inside the graph (exported with nms=True or end-to-end): export it without, output (1, 4+nc, anchors)`);
+    }
     const imgsz = parseImgsz(meta.imgsz) || squareInputSize(session) || [640, 640];
     if (imgsz[0] !== imgsz[1]) throw new Error(`only square model inputs are supported, this one is ${imgsz[0]}x${imgsz[1]}`);
     this.size = imgsz[0];

@@ -16,7 +16,7 @@ import numpy as np
 
 from yolo_lib.demo.web_setup import WEB_DIR
 
-MODULES = ("letterbox", "postprocess", "onnx_metadata", "backend")
+MODULES = ("letterbox", "postprocess", "onnx_metadata", "backend", "detector")
 
 LETTERBOX_SCRIPT = """
 import { readFileSync, writeFileSync } from 'node:fs';
