@@ -84,6 +84,14 @@ def test_still_image_matches_python(media):
         assert len(want) >= 3
         assert_same_detections(detections_array(crowd["detections"]), want)
         assert {d["name"] for d in crowd["detections"]} <= {"0", "1", "person", "cell phone"}
+        # The page's own controls: pick another ONNX file, then a still image from disk.
+        page.set_input_files("#model-file", str(bright_spot_detector(media / "bright_picked.onnx")))
+        page.wait_for_function("document.getElementById('model').textContent.includes('bright')")
+        page.set_input_files("#image-file", str(media / "still.png"))
+        page.wait_for_function("window.demo.stats().frames >= 2")
+        picked = detections_array(page.evaluate("window.demo.stats()")["detections"])
+    _, want = python_detections(onnx_session(media / "bright_picked.onnx"), image, 320, CONF_THRESHOLD)
+    assert_same_detections(by_position(picked), by_position(want))
 
 
 CAMERA_W, CAMERA_H = 640, 360
