@@ -13,6 +13,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from yolo_lib.settings import chromium_override
+
 CANDIDATES = ("/usr/lib/chromium/chromium", "/usr/lib/chromium-browser/chromium-browser")
 HOW_TO_GET = ("Chromium not found: on Debian/Ubuntu run `sudo apt-get install -y chromium` "
               "(or set YOLO_CHROMIUM to a Chromium/Chrome binary), and `pip install playwright`")
@@ -20,8 +22,8 @@ HOW_TO_GET = ("Chromium not found: on Debian/Ubuntu run `sudo apt-get install -y
 
 def find_chromium() -> Path | None:
     """``$YOLO_CHROMIUM``, else the system Chromium binary, else None."""
-    env = os.environ.get("YOLO_CHROMIUM")
-    for c in ([env] if env else []) + list(CANDIDATES):
+    chosen = chromium_override()
+    for c in ([str(chosen)] if chosen else []) + list(CANDIDATES):
         if c and Path(c).is_file() and os.access(c, os.X_OK):
             return Path(c)
     return None
@@ -36,9 +38,8 @@ def install_chromium_if_possible() -> Path | None:
     if found or os.name != "posix" or os.geteuid() != 0 or shutil.which("apt-get") is None:
         return found
     print("installing Chromium for the browser tests: apt-get install -y chromium", flush=True)
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     for cmd in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "chromium"]):
-        if subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL).returncode != 0:
+        if subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL).returncode != 0:
             print(f"`{' '.join(cmd)}` failed: the browser tests will skip", flush=True)
             return None
     return find_chromium()
