@@ -162,9 +162,15 @@ def choose_port(host: str, port: int | None) -> int:
                         "choose one with --port N")
 
 
+def setup_browser_demo(py: Path, *flags: str) -> None:
+    """npm packages of web/ (with --browser also Chromium when root on Debian); never fails."""
+    start_and_wait([py, "-m", "yolo_lib.demo.setup", *flags], "browser-demo set-up", "see its messages above")
+
+
 def cmd_lab(args: list[str]) -> None:
     headless, public, port, extra = parse_lab_args(args)
     py = ensure_env("dev")
+    setup_browser_demo(py)
     host = "0.0.0.0" if public else "127.0.0.1"
     port = choose_port(host, port)
     token = os.environ.get("JUPYTER_TOKEN") or secrets.token_urlsafe(24)
@@ -190,6 +196,7 @@ def cmd_lab(args: list[str]) -> None:
 
 def cmd_test(args: list[str]) -> None:
     py = ensure_env("dev")
+    setup_browser_demo(py, "--browser")
     env = dict(os.environ)
     env.setdefault("YOLO_PROFILE", "smoke")
     status = start_and_wait([py, *TEST_ARGS, *args], "pytest", "rerun `python3 workshop.py test`", env)

@@ -31,6 +31,7 @@ VARIABLES: dict[str, str] = {
     "YOLO_SHARED_DIR": "the shared folder with fixtures/ and the COCO sample; default ../shared or ./shared",
     "YOLO_JAX_CACHE": "0 turns off JAX's persistent compilation cache in <data dir>/jax_cache",
     "YOLO_WEIGHTS": "weights .npz for notebook 10 (ONNX parity); default the fixture",
+    "YOLO_CHROMIUM": "a Chromium/Chrome binary for the browser-demo tests; default Debian's /usr/lib/chromium/chromium",
     "PYTENSOR_FLAGS": "PyTensor's own flags; yolo_lib adds floatX=float32 unless floatX is given",
     "XLA_PYTHON_CLIENT_PREALLOCATE": "JAX's own; yolo_lib sets false unless given, so notebooks share a GPU",
 }
@@ -66,6 +67,12 @@ def jax_cache_enabled() -> bool:
 def weights_path() -> str:
     """``$YOLO_WEIGHTS`` ('' when unset)."""
     return _get("YOLO_WEIGHTS")
+
+
+def chromium_override() -> Path | None:
+    """``$YOLO_CHROMIUM`` or None."""
+    value = _get("YOLO_CHROMIUM")
+    return Path(value) if value else None
 
 
 def user_chose_floatx() -> bool:
