@@ -12,8 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from yolo_lib.paths import REPO_ROOT, data_dir, fixture_path
 
 DEFAULT_NAMES = ("person", "cell phone")
@@ -34,13 +32,6 @@ def latest_best_weights() -> Path | None:
     return max(found, key=lambda p: p.stat().st_mtime) if found else None
 
 
-def _names_from_npz(path: Path) -> list[str] | None:
-    with np.load(path) as z:
-        if "class_names" in z.files:
-            return [str(n) for n in np.atleast_1d(z["class_names"])]
-    return None
-
-
 def export_weights(weights: Path | None, out: Path, names=DEFAULT_NAMES, imgsz: int = IMGSZ) -> Path:
     """Export ``weights`` (state-dict npz; None = seeded initialisation) to ``out`` unless up to date."""
     if out.exists() and (weights is None or out.stat().st_mtime >= weights.stat().st_mtime):
@@ -49,14 +40,13 @@ def export_weights(weights: Path | None, out: Path, names=DEFAULT_NAMES, imgsz: 
 
     from yolo_lib.export.yolo import export_yolo
     from yolo_lib.model import build_yolo11
-    from yolo_lib.weights import model_from_state_dict, read_npz
+    from yolo_lib.weights import model_from_state_dict, read_class_names, read_npz
 
     if weights is None:
         model = build_yolo11("n", nc=len(names), seed=0)
     else:
-        sd = {k: v for k, v in read_npz(weights).items() if k != "class_names"}
-        model = model_from_state_dict(sd)
-        names = _names_from_npz(weights) or (names if len(names) == model.nc else None)
+        model = model_from_state_dict(read_npz(weights))
+        names = read_class_names(weights) or (names if len(names) == model.nc else None)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".tmp.onnx")
     onnx.save(export_yolo(model, imgsz, names=names), str(tmp))
