@@ -28,7 +28,8 @@ from pathlib import Path
 VARIABLES: dict[str, str] = {
     "YOLO_PROFILE": "smoke | full; default full on a GPU, else smoke (yolo_lib.profile)",
     "YOLO_DATA_DIR": "datasets, caches, runs; default <repo>/data",
-    "YOLO_SHARED_DIR": "the shared folder with fixtures/ and the COCO sample; default ../shared or ./shared",
+    "YOLO_SHARED_DIR": "the shared folder with fixtures/ and the COCO sample; default ../shared or ./shared; "
+                       "none hides it (behave like a fresh clone)",
     "YOLO_JAX_CACHE": "0 turns off JAX's persistent compilation cache in <data dir>/jax_cache",
     "YOLO_WEIGHTS": "weights .npz for notebook 10 (ONNX parity); default the fixture",
     "YOLO_CHROMIUM": "a Chromium/Chrome binary for the browser-demo tests; default Debian's /usr/lib/chromium/chromium",
@@ -57,6 +58,11 @@ def shared_dir_override() -> Path | None:
     """``$YOLO_SHARED_DIR`` or None."""
     value = _get("YOLO_SHARED_DIR")
     return Path(value) if value else None
+
+
+def shared_dir_hidden() -> bool:
+    """True when ``YOLO_SHARED_DIR`` is none/off/0: act as a fresh clone without ``../shared``."""
+    return _get("YOLO_SHARED_DIR").strip().lower() in ("none", "off", "0")
 
 
 def jax_cache_enabled() -> bool:
