@@ -25,6 +25,7 @@ OFFICIAL_URL = "https://github.com/ultralytics/assets/releases/download/v8.3.0/y
 OFFICIAL_SHA256 = "0ebbc80d4a7680d14987a577cd21342b65ecfd94632bd9a8da63ae6417644ee1"
 FILE_NAME = "yolo11n.pt"
 WORKSHOP_CLASSES = (COCO_PERSON, COCO_CELL_PHONE)
+COCO_CLASSES = 80
 
 
 def weights_url() -> str:
@@ -97,4 +98,19 @@ def load_state_dict(class_ids: Sequence[int] | None = WORKSHOP_CLASSES, verbose:
     sd = read_state_dict(path, class_ids)
     if verbose:
         print(f"using the official COCO weights {path}" + (f" (classes {list(class_ids)})" if class_ids else ""))
+    return sd
+
+
+def workshop_state_dict(path: str | Path, class_ids: Sequence[int] = WORKSHOP_CLASSES) -> dict[str, np.ndarray]:
+    """State dict of a ``.npz`` (yolo_lib / fixture layout) or ``.pt`` (Ultralytics) file; an
+    80-class COCO checkpoint keeps only ``class_ids`` (person, cell phone), other class counts
+    are returned as they are."""
+    from yolo_lib.checkpoint_pt import read_state_dict, select_classes
+    from yolo_lib.weights import infer_architecture, read_npz
+
+    path = Path(path)
+    sd = read_state_dict(path) if path.suffix == ".pt" else read_npz(path)
+    if infer_architecture(sd)["nc"] == COCO_CLASSES:
+        print(f"{path.name}: 80 COCO classes, keeping {list(class_ids)} (person, cell phone)")
+        sd = select_classes(sd, class_ids)
     return sd

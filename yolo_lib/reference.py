@@ -42,6 +42,10 @@ class Reference(dict):
         self.path = Path(path)
         self.compact = compact
 
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """The weights under bare Ultralytics names (``model.0.conv.weight`` ...)."""
+        return {k[len(STATE_PREFIX):]: v for k, v in self.items() if k.startswith(STATE_PREFIX)}
+
     @property
     def source(self) -> str:
         kind = "compact reference shipped with the repository" if self.compact else "shared Ultralytics fixture"
