@@ -38,7 +38,7 @@ from yolo_lib import reference
 from yolo_lib.loss.inspection import loss_on_heads
 from yolo_lib.paths import shared_dir
 
-REF = reference.load(verbose=True)  # the shared fixture (320 px) when present, else the compact one (64 px)
+REF = reference.load(verbose=True)  # the shared fixture (320 px) when present, else the compact one (128 px)
 IMGSZ = REF["input/img"].shape[-1]  # the reference's size; the loss works for any multiple of 32
 
 # %% [markdown]

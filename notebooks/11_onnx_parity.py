@@ -63,7 +63,7 @@ from yolo_lib.weights import model_from_state_dict
 WEIGHTS = settings.weights_path()  # e.g. "../data/runs/yolo11n_person_phone/best.npz"
 NAMES = ["person", "cell phone"]  # the workshop's two classes (COCO 0 and 67)
 
-REF = reference.load(verbose=True)  # the shared fixture (320 px) when present, else the compact one (64 px)
+REF = reference.load(verbose=True)  # the shared fixture (320 px) when present, else the compact one (128 px)
 ULTRALYTICS_ONNX = None if REF.compact else fixture_path("ultralytics_yolo11n_nc2_320.onnx")
 official = None if WEIGHTS else pretrained.load_state_dict()  # says so when it falls back
 if WEIGHTS:

@@ -46,7 +46,7 @@ def shared():
 @pytest.fixture(scope="session")
 def reference():
     """The YOLO11n nc=2 reference arrays (:func:`yolo_lib.reference.load`): the shared 320 px
-    fixture when present, else the compact 64 px one; skip (fail under CI) when neither is."""
+    fixture when present, else the compact 128 px one; skip (fail under CI) when neither is."""
     try:
         return reference_data.load()
     except reference_data.ReferenceMissingError as err:
