@@ -75,3 +75,17 @@ def test_default_is_the_official_asset_and_fallback_is_announced(tmp_path, monke
     assert pretrained.weights_url().endswith("/v8.3.0/yolo11n.pt") and len(pretrained.weights_sha256()) == 64
     assert pretrained.load_state_dict() is None
     assert "falling back" in capsys.readouterr().out
+
+
+def test_an_80_class_checkpoint_becomes_person_and_cell_phone(tmp_path, capsys):
+    """What notebook 10 (ONNX parity) does with YOLO_WEIGHTS: .pt or .npz, 80 classes -> 2."""
+    import numpy as np
+
+    sd = pretrained.workshop_state_dict(CKPT)
+    assert "keeping [0, 67]" in capsys.readouterr().out
+    assert sd["model.23.cv3.2.2.bias"].shape == (2,)
+    npz = tmp_path / "coco80.npz"
+    np.savez(npz, **{f"state_dict/{k}": v for k, v in pretrained.workshop_state_dict(CKPT, class_ids=range(80)).items()})
+    again = pretrained.workshop_state_dict(npz)
+    for k in sd:
+        np.testing.assert_array_equal(again[k], sd[k])

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from yolo_lib.data.download import DownloadError, download_url
+from yolo_lib.model import DETECT_INDEX
 from yolo_lib.paths import data_dir
 from yolo_lib.weights import COCO_CELL_PHONE, COCO_PERSON
 
@@ -106,11 +107,14 @@ def workshop_state_dict(path: str | Path, class_ids: Sequence[int] = WORKSHOP_CL
     80-class COCO checkpoint keeps only ``class_ids`` (person, cell phone), other class counts
     are returned as they are."""
     from yolo_lib.checkpoint_pt import read_state_dict, select_classes
-    from yolo_lib.weights import infer_architecture, read_npz
+    from yolo_lib.weights import read_npz
 
     path = Path(path)
     sd = read_state_dict(path) if path.suffix == ".pt" else read_npz(path)
-    if infer_architecture(sd)["nc"] == COCO_CLASSES:
+    cls_out = sd.get(f"model.{DETECT_INDEX}.cv3.0.2.weight")
+    if cls_out is None:
+        raise ValueError(f"{path}: not a YOLO11 detection state dict (no model.{DETECT_INDEX}.cv3.0.2.weight)")
+    if cls_out.shape[0] == COCO_CLASSES:
         print(f"{path.name}: 80 COCO classes, keeping {list(class_ids)} (person, cell phone)")
         sd = select_classes(sd, class_ids)
     return sd
