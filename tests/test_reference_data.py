@@ -38,3 +38,14 @@ def test_regenerated_weights_that_differ_are_refused(tmp_path):
         reference.read(bad)
     with pytest.raises(reference.ReferenceMissingError):
         reference.read(tmp_path / "missing.npz")
+
+
+def test_our_model_meets_the_tolerances_on_the_compact_reference():
+    """Eval mode, every layer, the raw head outputs and the decoded output (the full check, train
+    mode, loss and gradients included, is ``python -m yolo_lib.parity`` on the file: all 498 ok)."""
+    from yolo_lib import parity
+
+    checks = parity.eval_checks(parity.ParityCase(reference.read(reference.COMPACT_PATH)))
+    assert len(checks) >= 23 + 6 + 2
+    failed = [c for c in checks if not c.ok]
+    assert not failed, failed
