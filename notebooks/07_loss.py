@@ -36,6 +36,7 @@ from PIL import Image
 from yolo_lib.loss import from_image_lists, from_rows, make_anchors
 from yolo_lib import reference
 from yolo_lib.loss.inspection import loss_on_heads
+from yolo_lib.parity.loss import zero_alignment_tie_picks
 from yolo_lib.paths import shared_dir
 
 REF = reference.load(verbose=True)  # the shared fixture (320 px) when present, else the compact one (128 px)
@@ -242,11 +243,11 @@ if ref is not None:
     for name, o, t in zip((*names, "total x batch"), ours, theirs):
         print(f"{name:<16}{o:>12.6f}{t:>14.6f}{abs(o / t - 1):>12.1e}")
     assert max(abs(o / t - 1) for o, t in zip(ours, theirs)) < 1e-4
-    fg_ref = ref[f"{MODE}/tal_fg_mask"]
-    print("assigner: fg mask identical:", bool((res["fg_mask"] == fg_ref).all()),
-          "| assigned gt identical:", bool((res["gt_idx"][fg_ref] == ref[f"{MODE}/tal_target_gt_idx"][fg_ref]).all()),
-          f"| target scores max diff {np.abs(res['scores'] - ref[f'{MODE}/tal_target_scores']).max():.1e}")
-    assert (res["fg_mask"] == fg_ref).all()
+    fg_ref, gt_ref = ref[f"{MODE}/tal_fg_mask"], ref[f"{MODE}/tal_target_gt_idx"]
+    tie, differs = zero_alignment_tie_picks(res, fg_ref, gt_ref)  # step 3's arbitrary picks among t = 0
+    print("assigner: fg mask and gt identical on every anchor but", int((tie & differs).sum()),
+          "zero-alignment ties", f"| target scores max diff {np.abs(res['scores'] - ref[f'{MODE}/tal_target_scores']).max():.1e}")
+    assert not (differs & ~tie).any()
 else:
     print("note: fixture absent, Ultralytics comparison skipped; our items:", dict(zip(names, res["items"].round(4))))
 
