@@ -9,11 +9,10 @@ Run as a fresh clone would with ``YOLO_SHARED_DIR=none`` (see :mod:`yolo_lib.pat
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
 from yolo_lib import reference as reference_data
+from yolo_lib import settings
 from yolo_lib.paths import shared_dir
 
 SHARED_MISSING = (
@@ -22,14 +21,9 @@ SHARED_MISSING = (
 )
 
 
-def under_ci() -> bool:
-    """True when ``$CI`` says so (GitHub Actions and most CI systems set ``CI=true``)."""
-    return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
-
-
 def missing(reason: str):
     """Skip with ``reason`` -- or fail under CI, where a missing reference must not pass unseen."""
-    if under_ci():
+    if settings.under_ci():
         pytest.fail(f"CI=true and {reason}")
     pytest.skip(reason)
 

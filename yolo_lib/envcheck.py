@@ -100,11 +100,6 @@ def _check_onnxruntime() -> Check:
     return Check("onnxruntime providers", "CPUExecutionProvider" in providers, ", ".join(providers))
 
 
-def under_ci() -> bool:
-    """True when ``$CI`` says this is a CI run (``CI=true``)."""
-    return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
-
-
 def _check_reference() -> Check:
     """The Ultralytics reference behind the parity checks: the shared fixture, else the compact
     one shipped with the repository; under CI the shared fixture is required."""
@@ -113,7 +108,7 @@ def _check_reference() -> Check:
     full = fixture_path(FULL_NAME)
     if full is not None:
         return Check("Ultralytics reference", True, f"shared fixture {full}")
-    if under_ci():
+    if settings.under_ci():
         return Check("Ultralytics reference", False, f"CI=true but shared/fixtures/{FULL_NAME} is missing")
     if COMPACT_PATH.exists():
         return Check("Ultralytics reference", True, f"compact reference {COMPACT_PATH.name} (no ../shared: fine on "

@@ -11,12 +11,12 @@ published for Ultralytics' ``v8.3.0/yolo11n.pt`` release asset.
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
+from yolo_lib import settings
 from yolo_lib.data.download import DownloadError, download_url
 from yolo_lib.model import DETECT_INDEX
 from yolo_lib.paths import data_dir
@@ -31,12 +31,12 @@ COCO_CLASSES = 80
 
 def weights_url() -> str:
     """``$YOLO_WEIGHTS_URL`` or the official release asset."""
-    return os.environ.get("YOLO_WEIGHTS_URL") or OFFICIAL_URL
+    return settings.weights_url() or OFFICIAL_URL
 
 
 def weights_sha256() -> str:
     """``$YOLO_WEIGHTS_SHA256`` or the official checksum."""
-    return (os.environ.get("YOLO_WEIGHTS_SHA256") or OFFICIAL_SHA256).lower()
+    return settings.weights_sha256() or OFFICIAL_SHA256
 
 
 def weights_path() -> Path:

@@ -17,11 +17,11 @@ Keys follow ``shared/fixtures/README.md`` (``input/img``, ``state_dict/<name>``,
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 
 import numpy as np
 
+from yolo_lib import settings
 from yolo_lib.paths import REPO_ROOT, fixture_path
 
 FULL_NAME = "yolo11n_nc2_320.npz"
@@ -108,7 +108,7 @@ def find(prefer_compact: bool | None = None) -> Path:
     """Path of the reference :func:`load` would read: the shared fixture when present, else the
     compact one. ``prefer_compact`` (default ``$YOLO_REFERENCE=compact``) skips the shared one."""
     if prefer_compact is None:
-        prefer_compact = os.environ.get("YOLO_REFERENCE", "").strip().lower() == "compact"
+        prefer_compact = settings.prefer_compact_reference()
     full = None if prefer_compact else fixture_path(FULL_NAME)
     if full is not None:
         return full
