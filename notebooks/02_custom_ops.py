@@ -207,32 +207,28 @@ print('stride 2, padding ((0,1),(0,1)) vs "SAME": max |diff| =', float(np.abs(ou
 # and miss it badly with `"SAME"`-style padding.
 
 # %%
+from yolo_lib import reference
 from yolo_lib.ops import batch_norm_eval, silu
-from yolo_lib.paths import fixture_path
 
-fixture = fixture_path("yolo11n_nc2_320.npz")
-if fixture is None:
-    print("Ultralytics fixture not available (../shared is missing): skipping the layer-0 check")
-else:
-    with np.load(fixture) as ref:
-        img, want = ref["input/img"], ref["eval/layer00"]
-        sd = {
-            k: ref[f"state_dict/model.0.{k}"]
-            for k in ("conv.weight", "bn.weight", "bn.bias", "bn.running_mean", "bn.running_var")
-        }
-    images = pt.tensor("images", dtype="float32", shape=(None, 3, 320, 320))
-    bn_args = [pt.constant(sd[k]) for k in ("bn.weight", "bn.bias", "bn.running_mean", "bn.running_var")]
-    for padding in (1, ((0, 1), (0, 1))):
-        layer0 = silu(
-            batch_norm_eval(
-                conv2d(images, pt.constant(sd["conv.weight"]), stride=2, padding=padding), *bn_args
-            )
+ref = reference.load(verbose=True)  # the shared fixture when present, else the compact one shipped here
+img, want = ref["input/img"], ref["eval/layer00"]
+sd = {
+    k: ref[f"state_dict/model.0.{k}"]
+    for k in ("conv.weight", "bn.weight", "bn.bias", "bn.running_mean", "bn.running_var")
+}
+images = pt.tensor("images", dtype="float32", shape=(None, *img.shape[1:]))
+bn_args = [pt.constant(sd[k]) for k in ("bn.weight", "bn.bias", "bn.running_mean", "bn.running_var")]
+for padding in (1, ((0, 1), (0, 1))):
+    layer0 = silu(
+        batch_norm_eval(
+            conv2d(images, pt.constant(sd["conv.weight"]), stride=2, padding=padding), *bn_args
         )
-        got = np.asarray(pytensor.function([images], layer0, mode="JAX")(img))
-        rel = float(np.abs(got - want).max() / np.abs(want).max())
-        print(f"layer 0 with padding {padding}: max |diff| / max |ref| = {rel:.1e}")
-        if padding == 1:
-            assert rel < 1e-4
+    )
+    got = np.asarray(pytensor.function([images], layer0, mode="JAX")(img))
+    rel = float(np.abs(got - want).max() / np.abs(want).max())
+    print(f"layer 0 with padding {padding}: max |diff| / max |ref| = {rel:.1e}")
+    if padding == 1:
+        assert rel < 1e-4
 
 # %% [markdown]
 # ## Refusing bad input early

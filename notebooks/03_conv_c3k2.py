@@ -64,16 +64,12 @@ import numpy as np
 
 from yolo_lib import weights
 from yolo_lib.compiled import block_function
-from yolo_lib.paths import fixture_path
+from yolo_lib import reference
 
-path = fixture_path()
-if path is None:
-    print("fixture not available (fresh clone without ../shared): skipping the parity cells")
-    ref, model = None, None
-else:
-    ref = dict(np.load(path))
-    model = weights.model_from_state_dict(weights.read_npz(path))
-    print(f"loaded {len(model.params)} parameters and {len(model.buffers)} BN buffers from {path.name}")
+ref = reference.load(verbose=True)  # the shared fixture when present, else the compact one shipped here
+if ref is not None:
+    model = weights.model_from_state_dict(ref.state_dict())
+    print(f"loaded {len(model.params)} parameters and {len(model.buffers)} BN buffers from {ref.path.name}")
 
 # %%
 outputs = {}
@@ -104,7 +100,7 @@ import matplotlib.pyplot as plt
 if ref is not None:
     fig, axes = plt.subplots(3, 8, figsize=(16, 6.4))
     axes[0, 0].imshow(ref["input/img"][0].transpose(1, 2, 0))
-    axes[0, 0].set_title("input 320x320")
+    axes[0, 0].set_title("input {}x{}".format(*ref["input/img"].shape[2:]))
     for ax, c in zip(axes[0, 1:], range(7)):
         ax.imshow(outputs[0, "eval"][0, c], cmap="viridis")
         ax.set_title(f"layer 0 ch {c}")

@@ -83,14 +83,11 @@ print("max-pool of an all -1 image, corner value:", float(np.asarray(pools(neg)[
 # %%
 from yolo_lib import weights
 from yolo_lib.compiled import block_function
-from yolo_lib.paths import fixture_path
+from yolo_lib import reference
 
-path = fixture_path()
-ref = dict(np.load(path)) if path is not None else None
-if ref is None:
-    print("fixture not available (fresh clone without ../shared): skipping the parity cells")
-else:
-    model = weights.model_from_state_dict(weights.read_npz(path))
+ref = reference.load(verbose=True)  # the shared fixture when present, else the compact one shipped here
+if ref is not None:
+    model = weights.model_from_state_dict(ref.state_dict())
     for i in (9, 10):
         block = model.model._modules[str(i)]
         for mode in ("eval", "train"):

@@ -84,14 +84,11 @@ plt.show()
 
 from yolo_lib import weights
 from yolo_lib.compiled import block_function
-from yolo_lib.paths import fixture_path
+from yolo_lib import reference
 
-path = fixture_path()
-ref = dict(np.load(path)) if path is not None else None
-if ref is None:
-    print("fixture not available (fresh clone without ../shared): skipping the parity cells")
-else:
-    model = weights.model_from_state_dict(weights.read_npz(path))
+ref = reference.load(verbose=True)  # the shared fixture when present, else the compact one shipped here
+if ref is not None:
+    model = weights.model_from_state_dict(ref.state_dict())
     feats = [ref[f"eval/layer{i}"] for i in (16, 19, 22)]
 
     def head_and_decoded(head, xs, ctx):

@@ -67,14 +67,11 @@ for (scale, nc), theirs in TABLE.items():
 import numpy as np
 
 from yolo_lib import parity
-from yolo_lib.paths import fixture_path
+from yolo_lib import reference
 
-path = fixture_path()
-if path is None:
-    print("fixture not available (fresh clone without ../shared): skipping the parity cells")
-    case = None
-else:
-    case = parity.ParityCase(parity.read_reference(path))
+ref = reference.load(verbose=True)  # the shared fixture when present, else the compact one shipped here
+case = parity.ParityCase(ref)
+if case is not None:
     checks = parity.eval_checks(case) + parity.train_checks(case)
     worst = {}
     for c in checks:

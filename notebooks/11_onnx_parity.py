@@ -44,34 +44,36 @@ from yolo_lib.export.report import (
     BOX_TOL_PX, SCORE_TOL, onnx_output, op_histogram, parity_vs_pytensor, summary,
 )
 from yolo_lib.export.yolo import compare_outputs, export_yolo
-from yolo_lib.model import build_yolo11
-from yolo_lib import settings
+from yolo_lib import pretrained, reference, settings
 from yolo_lib.paths import data_dir, fixture_path
-from yolo_lib.weights import model_from_state_dict, read_npz
+from yolo_lib.weights import model_from_state_dict
 
 # %% [markdown]
 # ## Which weights?
 #
 # `WEIGHTS` is the one knob of this notebook. Point it (or the environment variable
-# `YOLO_WEIGHTS`) at a trained checkpoint `.npz` from the training notebook, and every cell
-# below shows real detections. Left empty, we use the Ultralytics reference fixture: YOLO11n
-# with **random** weights, the same weights Ultralytics exported itself. That is perfect for
+# `YOLO_WEIGHTS`) at a trained checkpoint `.npz` from the training notebook (or any Ultralytics
+# `.pt`; 80-class COCO checkpoints keep person and cell phone), and every cell below shows real
+# detections. Left empty, we use the official `yolo11n.pt` when `python -m yolo_lib.data
+# download-weights` fetched it, else the Ultralytics reference: YOLO11n with **random** weights,
+# the same weights Ultralytics ran itself. That is perfect for
 # checking parity number by number, and useless for detecting anything: its boxes mean nothing.
 
 # %%
 WEIGHTS = settings.weights_path()  # e.g. "../data/runs/yolo11n_person_phone/best.npz"
 NAMES = ["person", "cell phone"]  # the workshop's two classes (COCO 0 and 67)
-IMGSZ = 320
 
-FIXTURE = fixture_path("yolo11n_nc2_320.npz")
-ULTRALYTICS_ONNX = fixture_path("ultralytics_yolo11n_nc2_320.onnx")
+REF = reference.load(verbose=True)  # the shared fixture (320 px) when present, else the compact one (128 px)
+ULTRALYTICS_ONNX = None if REF.compact else fixture_path("ultralytics_yolo11n_nc2_320.onnx")
+official = None if WEIGHTS else pretrained.load_state_dict()  # says so when it falls back
 if WEIGHTS:
-    model, source, trained = model_from_state_dict(read_npz(WEIGHTS)), WEIGHTS, True
-elif FIXTURE is not None:
-    model, source, trained = model_from_state_dict(read_npz(FIXTURE)), "reference fixture (random weights)", False
+    model, source, trained = model_from_state_dict(pretrained.workshop_state_dict(WEIGHTS)), WEIGHTS, True
+elif official is not None:
+    model, source, trained = model_from_state_dict(official), "official COCO yolo11n.pt", True
 else:
-    model, source, trained = build_yolo11("n", nc=len(NAMES), seed=0), "random initialisation", False
-    print("note: ../shared is absent, so the Ultralytics comparisons below are skipped")
+    model, source, trained = model_from_state_dict(REF.state_dict()), REF.source + ", random weights", False
+NAMES = NAMES if model.nc == len(NAMES) else [f"class {i}" for i in range(model.nc)]
+IMGSZ = 320 if trained else REF["input/img"].shape[-1]  # the reference's own size for the parity rows
 print(f"weights: {source}; YOLO11{model.scale}, nc={model.nc}, {model.num_parameters():,} parameters")
 
 # %% [markdown]
@@ -196,7 +198,7 @@ if theirs_model is not None:
 
 # %%
 rows = []
-ref = np.load(FIXTURE) if (FIXTURE is not None and not trained) else None
+ref = REF if not trained else None
 probe = ref["input/img"] if ref is not None else np.random.default_rng(0).random((2, 3, IMGSZ, IMGSZ), dtype=np.float32)
 pt_fig = parity_vs_pytensor(onnx_model, model, probe[:1])
 rows.append(("onnxruntime vs PyTensor (1 image)", pt_fig))
@@ -207,7 +209,7 @@ if ref is not None:
         theirs_out = np.concatenate([onnx_output(theirs_model, probe[i:i + 1]) for i in range(len(probe))])
         rows.append(("Ultralytics ONNX vs Ultralytics PyTorch", compare_outputs(theirs_out, want)))
 else:
-    print("note: the Ultralytics reference rows need the fixture weights (../shared and WEIGHTS empty)")
+    print("note: the Ultralytics reference rows need the reference weights (WEIGHTS empty, no downloaded yolo11n.pt)")
 
 print(f"{'comparison':42s} {'box px':>10s} {'score':>10s} {'relative':>10s}")
 for name, f in rows:

@@ -21,6 +21,18 @@ What it stores (float32 unless noted):
   grad/<name>                       d(train/loss_total_backward)/d(parameter), train mode
   train/bn_after_forward/<name>     BN running_mean / running_var after the one train forward
 With ``--boxes 0`` no targets are drawn and the loss keys are left out.
+
+``--yolo-lib-seed S`` takes the weights from THIS project's initialiser instead
+(``yolo_lib.reference.seeded_state_dict(S)``: ``build_yolo11(seed=S)`` plus randomised BN), so
+yolo_lib must be importable next to torch. With ``--compact`` the weights are then not stored
+(``yolo_lib.reference.read`` regenerates them and checks ``meta/state_dict_sha256``), the file is
+compressed, ``meta/{weights_seed,scale,nc,state_dict_sha256}`` are added and the gradients are
+rounded to 12 significant bits (relative error <= 2.5e-4 per element, about 1e-4 of the norm:
+a tenth of the 1e-3 gradient tolerance; it roughly halves their compressed size). The compact
+reference shipped in ``yolo_lib/reference_data/`` is made with::
+
+    python scripts/make_reference.py yolo_lib/reference_data/yolo11n_nc2_128.npz \
+        --imgsz 128 --batch 2 --boxes 4 --seed 0 --yolo-lib-seed 0 --compact
 Without --weights the model is random (``torch.manual_seed(seed)``) and its BN statistics and
 affine parameters are randomised so that eval mode is non-trivial, like the shared fixture.
 """
@@ -42,6 +54,10 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--boxes", type=int, default=4, help="at most this many random boxes per image (0: no loss keys)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--weights", default=None, help="a .pt checkpoint instead of random weights")
+    ap.add_argument("--yolo-lib-seed", type=int, default=None,
+                    help="weights from yolo_lib's own initialiser with this seed (needs yolo_lib importable)")
+    ap.add_argument("--compact", action="store_true",
+                    help="with --yolo-lib-seed: leave the weights out (regenerated at load time), compress")
     return ap.parse_args()
 
 
@@ -57,6 +73,14 @@ def random_targets(batch: int, nc: int, max_boxes: int, h: int, w: int, seed: in
     return np.asarray(rows, np.float32)
 
 
+def round_significant(x: np.ndarray, bits: int = 12) -> np.ndarray:
+    """float32 ``x`` rounded to ``bits`` significant bits (the low mantissa bits zeroed: compressible)."""
+    drop = 24 - bits
+    u = np.ascontiguousarray(x, np.float32).view(np.uint32)
+    rounded = (u + np.uint32(1 << (drop - 1))) & np.uint32(~((1 << drop) - 1) & 0xFFFFFFFF)
+    return rounded.view(np.float32)
+
+
 def build_model(args, torch):
     from ultralytics.nn.tasks import DetectionModel
 
@@ -64,6 +88,16 @@ def build_model(args, torch):
         ckpt = torch.load(args.weights, map_location="cpu", weights_only=False)
         return (ckpt.get("ema") or ckpt["model"]).float()
     model = DetectionModel(f"yolo11{args.scale}.yaml", nc=args.nc, verbose=False).float()
+    if args.yolo_lib_seed is not None:
+        from yolo_lib.reference import seeded_state_dict
+
+        sd = seeded_state_dict(args.yolo_lib_seed, args.scale, args.nc)
+        result = model.load_state_dict({k: torch.from_numpy(v) for k, v in sd.items()}, strict=False)
+        missing = [k for k in result.missing_keys if not k.endswith("num_batches_tracked")]
+        if missing or result.unexpected_keys:
+            raise SystemExit(f"yolo_lib weights do not fit Ultralytics: missing {missing}, "
+                             f"unexpected {result.unexpected_keys}")
+        return model
     with torch.no_grad():
         for m in model.modules():
             if isinstance(m, torch.nn.BatchNorm2d):
@@ -104,6 +138,8 @@ def main() -> None:
     except ImportError as err:
         raise SystemExit(f"this tool needs torch and ultralytics ({err}); the workshop itself does not") from None
 
+    if args.compact and args.yolo_lib_seed is None:
+        raise SystemExit("--compact needs --yolo-lib-seed (only seeded weights can be left out)")
     h, w = (args.imgsz * 2)[:2]
     if h % 32 or w % 32:
         raise SystemExit(f"image size {h}x{w} must be a multiple of 32")
@@ -115,9 +151,14 @@ def main() -> None:
     img = torch.rand(args.batch, 3, h, w, generator=torch.Generator().manual_seed(args.seed))
     out["input/img"] = img.numpy()
     initial = {k: v.detach().clone() for k, v in model.state_dict().items()}
-    for k, v in initial.items():
-        if not k.endswith("num_batches_tracked"):
-            out[f"state_dict/{k}"] = v.cpu().numpy().astype(np.float32)
+    weights = {k: v.cpu().numpy().astype(np.float32) for k, v in initial.items() if not k.endswith("num_batches_tracked")}
+    if args.compact:
+        from yolo_lib.reference import state_dict_digest
+
+        out.update({"meta/weights_seed": np.int64(args.yolo_lib_seed), "meta/scale": np.str_(args.scale),
+                    "meta/nc": np.int64(nc), "meta/state_dict_sha256": np.str_(state_dict_digest(weights))})
+    else:
+        out.update({f"state_dict/{k}": v for k, v in weights.items()})
 
     criterion = None
     if args.boxes > 0:
@@ -162,8 +203,9 @@ def main() -> None:
                 total.backward()
                 for k, p in model.named_parameters():
                     if p.requires_grad and p.grad is not None:
-                        out[f"grad/{k}"] = p.grad.numpy().astype(np.float32)
-    np.savez(args.out, **out)
+                        g = p.grad.numpy().astype(np.float32)
+                        out[f"grad/{k}"] = round_significant(g) if args.compact else g
+    (np.savez_compressed if args.compact else np.savez)(args.out, **out)
     print(f"wrote {len(out)} arrays to {args.out}; check with: python -m yolo_lib.parity {args.out}")
 
 

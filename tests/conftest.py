@@ -1,11 +1,19 @@
-"""Shared pytest fixtures: the Ultralytics reference tensors in ``../shared`` (skipped when absent)."""
+"""Shared pytest fixtures: the Ultralytics reference arrays and the ``../shared`` folder.
+
+``reference`` is the shared fixture when ``../shared`` is present, else the compact reference
+shipped in ``yolo_lib/reference_data`` (so a fresh clone runs every parity test). Tests that need
+``../shared`` itself (the COCO sample, Ultralytics' ONNX file) skip without it -- except under CI
+(``CI=true``), where a missing reference or shared folder is an error, never a silent skip.
+Run as a fresh clone would with ``YOLO_SHARED_DIR=none`` (see :mod:`yolo_lib.paths`).
+"""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
-from yolo_lib.paths import fixture_path, shared_dir
+from yolo_lib import reference as reference_data
+from yolo_lib import settings
+from yolo_lib.paths import shared_dir
 
 SHARED_MISSING = (
     "../shared (Ultralytics reference fixtures and the COCO sample) is not present: "
@@ -13,20 +21,27 @@ SHARED_MISSING = (
 )
 
 
+def missing(reason: str):
+    """Skip with ``reason`` -- or fail under CI, where a missing reference must not pass unseen."""
+    if settings.under_ci():
+        pytest.fail(f"CI=true and {reason}")
+    pytest.skip(reason)
+
+
 @pytest.fixture(scope="session")
 def shared():
-    """Path of the shared folder, or skip."""
+    """Path of the shared folder, or skip (fail under CI)."""
     root = shared_dir()
     if root is None:
-        pytest.skip(SHARED_MISSING)
+        missing(SHARED_MISSING)
     return root
 
 
 @pytest.fixture(scope="session")
 def reference():
-    """The YOLO11n nc=2 320px reference arrays (a dict-like NpzFile), or skip."""
-    path = fixture_path("yolo11n_nc2_320.npz")
-    if path is None:
-        pytest.skip(SHARED_MISSING)
-    with np.load(path) as npz:
-        return {k: npz[k] for k in npz.files}
+    """The YOLO11n nc=2 reference arrays (:func:`yolo_lib.reference.load`): the shared 320 px
+    fixture when present, else the compact 128 px one; skip (fail under CI) when neither is."""
+    try:
+        return reference_data.load()
+    except reference_data.ReferenceMissingError as err:
+        missing(str(err))

@@ -28,3 +28,32 @@ def test_report_prints_ok_and_fail(capsys):
         report([Check("a", True, "fine"), Check("b", False, "broken")])
     out = capsys.readouterr().out
     assert "OK    a  fine" in out and "FAIL  b  broken" in out
+
+
+def _reference_check():
+    (check,) = [c for c in check_environment(profile_name="smoke") if c.name == "Ultralytics reference"]
+    return check
+
+
+def test_reference_check_fresh_clone_ok_ci_fail(monkeypatch):
+    """Without ../shared a fresh clone uses the compact reference (OK); under CI it is a FAIL."""
+    monkeypatch.setenv("YOLO_SHARED_DIR", "none")
+    monkeypatch.delenv("CI", raising=False)
+    check = _reference_check()
+    assert check.ok and "compact reference" in check.detail
+    monkeypatch.setenv("CI", "true")
+    check = _reference_check()
+    assert not check.ok and "CI=true" in check.detail
+    with pytest.raises(EnvironmentError, match="Ultralytics reference"):
+        report([check])
+
+
+def test_missing_reference_skips_locally_and_fails_under_ci(monkeypatch):
+    from conftest import missing
+
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception):
+        missing("no reference")
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI=true and no reference"):
+        missing("no reference")

@@ -29,8 +29,8 @@ def fixture_model(reference):
 
 
 @pytest.fixture(scope="module")
-def exported(fixture_model):
-    return export_yolo(fixture_model, 320, names=["person", "cell phone"])
+def exported(fixture_model, reference):
+    return export_yolo(fixture_model, reference["input/img"].shape[-1], names=["person", "cell phone"])
 
 
 def assert_within_fixture_tolerance(got, want):
@@ -54,21 +54,21 @@ def test_matches_ultralytics_fixture(exported, reference):
 def test_dynamic_batch(exported, reference):
     img, want = reference["input/img"], reference["eval/inference_out"]
     dims = exported.graph.input[0].type.tensor_type.shape.dim
-    assert [d.dim_param or d.dim_value for d in dims] == ["batch", 3, 320, 320]
+    assert [d.dim_param or d.dim_value for d in dims] == ["batch", *img.shape[1:]]
     assert_within_fixture_tolerance(onnx_output(exported, img[1:]), want[1:])
     triple = np.concatenate([img, img[:1]])
     assert_within_fixture_tolerance(onnx_output(exported, triple), np.concatenate([want, want[:1]]))
 
 
 def test_opset_17(fixture_model, reference):
-    model17 = export_yolo(fixture_model, 320, opset=17)
+    model17 = export_yolo(fixture_model, reference["input/img"].shape[-1], opset=17)
     onnx.checker.check_model(model17, full_check=True)
     assert model17.opset_import[0].version == 17
     assert_within_fixture_tolerance(onnx_output(model17, reference["input/img"][:1]),
                                     reference["eval/inference_out"][:1])
 
 
-def test_dfl_softmax_on_last_axis_and_metadata(exported):
+def test_dfl_softmax_on_last_axis_and_metadata(exported, reference):
     inferred = onnx.shape_inference.infer_shapes(exported)
     ranks = {v.name: len(v.type.tensor_type.shape.dim) for v in inferred.graph.value_info}
     for node in (n for n in exported.graph.node if n.op_type == "Softmax"):
@@ -77,7 +77,7 @@ def test_dfl_softmax_on_last_axis_and_metadata(exported):
     meta = {p.key: p.value for p in exported.metadata_props}
     assert ast.literal_eval(meta["names"]) == {0: "person", 1: "cell phone"}
     assert ast.literal_eval(meta["strides"]) == [8, 16, 32] and meta["stride"] == "32"
-    assert ast.literal_eval(meta["imgsz"]) == [320, 320] and meta["task"] == "detect"
+    assert ast.literal_eval(meta["imgsz"]) == list(reference["input/img"].shape[2:]) and meta["task"] == "detect"
 
 
 def with_zeroed_scores(onnx_model: onnx.ModelProto) -> onnx.ModelProto:

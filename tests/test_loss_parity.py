@@ -12,8 +12,10 @@ def test_assigner_and_loss_match_ultralytics(reference, mode):
     failed = [c for c in checks if not c.ok]
     assert not failed, "\n".join(f"{c.name}: {c.value:.3g} > {c.tol:.3g}" for c in failed)
     assert len(checks) == 9
-    # on the shared fixture the assignment is identical on every anchor, no tie excused
-    assert checks[0].metric == "mismatches_apart_from_0_zero_alignment_ties"
+    # the shared fixture's assignment is identical on every anchor, no tie excused; the compact
+    # reference (128 px) has one genuine zero-alignment tie per mode (the 6x5 px box's candidates)
+    ties = 1 if reference.compact else 0
+    assert checks[0].metric == f"mismatches_apart_from_{ties}_zero_alignment_ties"
 
 
 def test_only_zero_alignment_candidates_of_gts_with_free_slots_count_as_ties():

@@ -200,7 +200,7 @@ def test_sppf_block_matches_ultralytics(reference, mode):
         for k, v in reference.items()
         if k.startswith("state_dict/model.9.")
     }
-    x = pt.tensor("x", dtype="float32", shape=(None, 256, 10, 10))
+    x = pt.tensor("x", dtype="float32", shape=(None, *reference[f"{mode}/layer08"].shape[1:]))
     updates = {}
     a = _conv_bn_silu(x, sd, "cv1", mode == "train", updates)
     p1 = max_pool2d(a, 5, stride=1, padding=2)

@@ -99,3 +99,19 @@ def test_converted_checkpoint_gives_ultralytics_output_for_the_selected_classes(
     np.testing.assert_allclose(out[:, :4], want[:, :4], rtol=0, atol=1e-4 * np.abs(want[:, :4]).max())
     np.testing.assert_allclose(out[:, 4:], want[:, 4:], rtol=1e-4, atol=1e-6)
     assert np.abs(want[:, 4] - want[:, 5]).max() > 0.1  # the two classes are told apart
+
+
+def test_compact_reference_regenerates_the_weights_ultralytics_ran(tmp_path, torch_python):
+    """``--yolo-lib-seed --compact`` (how yolo_lib/reference_data is made): no weights stored, and
+    the weights yolo_lib regenerates at load time hash to the ones torch actually ran."""
+    from yolo_lib import reference
+
+    if subprocess.run([torch_python, "-c", "import yolo_lib.model"], capture_output=True, cwd=REPO_ROOT).returncode:
+        pytest.skip(f"{torch_python} cannot import yolo_lib (needs the project's dependencies next to torch)")
+    ref_path = tmp_path / "compact.npz"
+    _run([torch_python, str(SCRIPTS / "make_reference.py"), str(ref_path), "--imgsz", "64", "--batch", "1",
+          "--boxes", "0", "--yolo-lib-seed", "5", "--compact"])
+    with np.load(ref_path) as npz:
+        assert not any(k.startswith("state_dict/") for k in npz.files) and int(npz["meta/weights_seed"]) == 5
+    ref = reference.read(ref_path)  # raises if the regenerated weights' SHA-256 differs
+    assert ref.compact and len(ref.state_dict()) > 400

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from importlib import metadata
 
 from yolo_lib import settings
-from yolo_lib.paths import data_dir
+from yolo_lib.paths import data_dir, fixture_path
 
 MIN_PYTHON = (3, 11)
 # import name -> distribution name
@@ -100,13 +100,30 @@ def _check_onnxruntime() -> Check:
     return Check("onnxruntime providers", "CPUExecutionProvider" in providers, ", ".join(providers))
 
 
+def _check_reference() -> Check:
+    """The Ultralytics reference behind the parity checks: the shared fixture, else the compact
+    one shipped with the repository; under CI the shared fixture is required."""
+    from yolo_lib.reference import COMPACT_PATH, FULL_NAME
+
+    full = fixture_path(FULL_NAME)
+    if full is not None:
+        return Check("Ultralytics reference", True, f"shared fixture {full}")
+    if settings.under_ci():
+        return Check("Ultralytics reference", False, f"CI=true but shared/fixtures/{FULL_NAME} is missing")
+    if COMPACT_PATH.exists():
+        return Check("Ultralytics reference", True, f"compact reference {COMPACT_PATH.name} (no ../shared: fine on "
+                     "a fresh clone; only the comparisons with Ultralytics' ONNX file are skipped)")
+    return Check("Ultralytics reference", False, f"neither shared/fixtures/{FULL_NAME} nor {COMPACT_PATH} exists")
+
+
 def check_environment(profile_name: str | None = None) -> list[Check]:
     """Run every check. ``profile_name`` defaults to ``$YOLO_PROFILE`` (empty = no GPU demand)."""
     if profile_name is None:
         profile_name = settings.profile_name()
     checks = [_check_python()]
     checks += [_check_package(m, d) for m, d in REQUIRED_PACKAGES.items()]
-    checks += [_check_jax_devices(profile_name), _check_float32(), _check_data_dir(), _check_onnxruntime()]
+    checks += [_check_jax_devices(profile_name), _check_float32(), _check_data_dir(), _check_onnxruntime(),
+               _check_reference()]
     return checks
 
 

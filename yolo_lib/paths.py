@@ -18,7 +18,11 @@ def shared_dir() -> Path | None:
     """The project's ``shared`` folder (fixtures, COCO sample), or None on a fresh clone.
 
     Looked up as ``$YOLO_SHARED_DIR``, then ``<repo>/../shared``, then ``<repo>/shared``.
+    ``YOLO_SHARED_DIR=none`` hides every shared folder: the project then behaves like a fresh
+    clone (the tests and notebooks use the compact reference of :mod:`yolo_lib.reference`).
     """
+    if settings.shared_dir_hidden():
+        return None
     candidates = [settings.shared_dir_override(), REPO_ROOT.parent / "shared", REPO_ROOT / "shared"]
     for c in candidates:
         if c and Path(c, "fixtures").is_dir():

@@ -28,10 +28,16 @@ from pathlib import Path
 VARIABLES: dict[str, str] = {
     "YOLO_PROFILE": "smoke | full; default full on a GPU, else smoke (yolo_lib.profile)",
     "YOLO_DATA_DIR": "datasets, caches, runs; default <repo>/data",
-    "YOLO_SHARED_DIR": "the shared folder with fixtures/ and the COCO sample; default ../shared or ./shared",
+    "YOLO_SHARED_DIR": "the shared folder with fixtures/ and the COCO sample; default ../shared or ./shared; "
+                       "none hides it (behave like a fresh clone)",
     "YOLO_JAX_CACHE": "0 turns off JAX's persistent compilation cache in <data dir>/jax_cache",
-    "YOLO_WEIGHTS": "weights .npz for notebook 10 (ONNX parity); default the fixture",
     "YOLO_CHROMIUM": "a Chromium/Chrome binary for the browser-demo tests; default Debian's /usr/lib/chromium/chromium",
+    "YOLO_WEIGHTS": "weights .npz or .pt for notebook 11 (ONNX parity); default the downloaded yolo11n.pt, "
+                    "else the reference weights",
+    "YOLO_WEIGHTS_URL": "where download-weights fetches yolo11n.pt; default the Ultralytics release asset",
+    "YOLO_WEIGHTS_SHA256": "the checksum download-weights expects; default the official one",
+    "YOLO_REFERENCE": "compact: use the compact reference even when ../shared has the large fixture",
+    "CI": "true under CI: a missing ../shared reference fails instead of skipping",
     "PYTENSOR_FLAGS": "PyTensor's own flags; yolo_lib adds floatX=float32 unless floatX is given",
     "XLA_PYTHON_CLIENT_PREALLOCATE": "JAX's own; yolo_lib sets false unless given, so notebooks share a GPU",
 }
@@ -59,6 +65,11 @@ def shared_dir_override() -> Path | None:
     return Path(value) if value else None
 
 
+def shared_dir_hidden() -> bool:
+    """True when ``YOLO_SHARED_DIR`` is none/off/0: act as a fresh clone without ``../shared``."""
+    return _get("YOLO_SHARED_DIR").strip().lower() in ("none", "off", "0")
+
+
 def jax_cache_enabled() -> bool:
     """False when ``YOLO_JAX_CACHE=0``."""
     return _get("YOLO_JAX_CACHE", "1") != "0"
@@ -73,6 +84,26 @@ def chromium_override() -> Path | None:
     """``$YOLO_CHROMIUM`` or None."""
     value = _get("YOLO_CHROMIUM")
     return Path(value) if value else None
+
+
+def weights_url() -> str:
+    """``$YOLO_WEIGHTS_URL`` ('' when unset)."""
+    return _get("YOLO_WEIGHTS_URL")
+
+
+def weights_sha256() -> str:
+    """``$YOLO_WEIGHTS_SHA256`` lower-cased ('' when unset)."""
+    return _get("YOLO_WEIGHTS_SHA256").strip().lower()
+
+
+def prefer_compact_reference() -> bool:
+    """True when ``YOLO_REFERENCE=compact``."""
+    return _get("YOLO_REFERENCE").strip().lower() == "compact"
+
+
+def under_ci() -> bool:
+    """True when ``$CI`` says this is a CI run (``CI=true``, as most CI systems set it)."""
+    return _get("CI").strip().lower() in ("true", "1", "yes")
 
 
 def user_chose_floatx() -> bool:

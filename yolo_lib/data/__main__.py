@@ -1,9 +1,10 @@
-"""Command line: ``python -m yolo_lib.data {synthetic,build,cache} ...``; prints a JSON summary.
+"""Command line: ``python -m yolo_lib.data {synthetic,build,cache,download-weights} ...``; prints a JSON summary.
 
     python -m yolo_lib.data synthetic --train 256 --val 64
     python -m yolo_lib.data build --split val --images 2000 --source http://images.cocodataset.org/val2017
     python -m yolo_lib.data build --split train --images 12000 --annotations PATH --source /data/train2017.zip
     python -m yolo_lib.data cache --dataset coco --split train --size 320
+    python -m yolo_lib.data download-weights   # official yolo11n.pt -> <data_dir>/yolo11n.pt, SHA-256 checked
 
 Exit status 2 with a one-line message on bad input (missing/malformed annotations, unknown class).
 Ctrl-C (or SIGTERM) stops at once with exit status 130 and one line giving the images done and the
@@ -21,8 +22,10 @@ from pathlib import Path
 from yolo_lib.data.build import COCO_SPLITS, build_coco_subset, coco_root, open_dataset, synthetic_root
 from yolo_lib.data.cache import CacheMismatchError
 from yolo_lib.data.coco_subset import DEFAULT_CLASSES
+from yolo_lib.data.download import DownloadError
 from yolo_lib.data.synthetic import SyntheticSpec, write_synthetic
 from yolo_lib.interrupts import handle_interrupts
+from yolo_lib.pretrained import download_weights
 
 
 def parser() -> argparse.ArgumentParser:
@@ -52,7 +55,11 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--size", type=int, default=320)
     c.add_argument("--classes", nargs="+", default=list(DEFAULT_CLASSES))
     c.add_argument("--no-rebuild", action="store_true", help="refuse a cache made for other settings")
-    for sp in (syn, b, c):
+    w = sub.add_parser("download-weights", help="download the official yolo11n.pt once (SHA-256 verified)")
+    w.add_argument("--url", help="source (default $YOLO_WEIGHTS_URL or the Ultralytics release asset)")
+    w.add_argument("--sha256", help="expected checksum (default $YOLO_WEIGHTS_SHA256 or the official one)")
+    w.add_argument("--out", help="file (default <data_dir>/yolo11n.pt)")
+    for sp in (syn, b, c, w):
         sp.add_argument("--quiet", action="store_true", help="no progress bars")
     return p
 
@@ -84,12 +91,15 @@ def main(argv: list[str] | None = None) -> int:
                     ds = open_dataset("coco", args.split, args.cache_size, args.classes, root=args.root,
                                       progress=progress)
                     summary["cache"] = ds.summary()
+            elif args.command == "download-weights":
+                status.progress = "the download resumes from its .part file"
+                summary = download_weights(args.out, args.url, args.sha256)
             else:
                 status.progress = "the cache is rebuilt from the start"
                 ds = open_dataset(args.dataset, args.split, args.size, args.classes, rebuild=not args.no_rebuild,
                                   progress=progress)
                 summary = ds.summary()
-    except (FileNotFoundError, ValueError, CacheMismatchError) as e:
+    except (FileNotFoundError, ValueError, CacheMismatchError, DownloadError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(json.dumps(summary, indent=2))

@@ -63,6 +63,7 @@ class ParityCase:
 
 
 def read_reference(path: str | Path) -> dict[str, np.ndarray]:
-    """All arrays of a reference ``.npz``."""
-    with np.load(Path(path)) as z:
-        return {k: z[k] for k in z.files}
+    """All arrays of a reference ``.npz`` (a compact one's weights regenerated, see :mod:`yolo_lib.reference`)."""
+    from yolo_lib.reference import read
+
+    return dict(read(path))
