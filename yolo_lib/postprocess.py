@@ -31,23 +31,31 @@ def xywh_to_xyxy(boxes: np.ndarray) -> np.ndarray:
 
 
 def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU of xyxy boxes a (N, 4) against b (M, 4) -> (N, M)."""
-    lt = np.maximum(a[:, None, :2], b[None, :, :2])
-    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.clip(rb - lt, 0, None).prod(-1)
-    area_a = np.clip(a[:, 2:] - a[:, :2], 0, None).prod(-1)
-    area_b = np.clip(b[:, 2:] - b[:, :2], 0, None).prod(-1)
-    return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9)
+    """IoU of xyxy boxes a (N, 4) against b (M, 4) -> (N, M).
+
+    Written per coordinate on (N, M) planes (no (N, M, 2) temporaries): NMS calls it on
+    256 x 256 blocks.
+    """
+    a, b = np.asarray(a), np.asarray(b)
+    iw = np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0])
+    ih = np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1])
+    inter = np.maximum(iw, 0, out=iw)
+    inter *= np.maximum(ih, 0, out=ih)
+    area_a = np.maximum(a[:, 2] - a[:, 0], 0) * np.maximum(a[:, 3] - a[:, 1], 0)
+    area_b = np.maximum(b[:, 2] - b[:, 0], 0) * np.maximum(b[:, 3] - b[:, 1], 0)
+    union = area_a[:, None] + area_b[None, :] - inter
+    return inter / np.maximum(union, 1e-9)
 
 
 def nms(boxes: np.ndarray, scores: np.ndarray, iou: float = IOU_THRESHOLD, max_keep: int | None = None,
-        block: int = 512) -> np.ndarray:
+        block: int = 256) -> np.ndarray:
     """Greedy NMS of xyxy boxes (N, 4) with scores (N,): kept indices, best score first.
 
     A box is kept when no kept box of higher score overlaps it with IoU > ``iou``. Candidates
-    are visited best first in blocks of ``block``: one IoU matrix against the boxes kept so far
-    and one within the block replace a numpy call per kept box. ``max_keep`` stops after that
-    many kept boxes (the same first boxes, found sooner).
+    are visited best first in blocks of ``block``: one IoU matrix against the boxes kept so far,
+    then the greedy rule inside the block, ``keep[i] = alive[i] and no kept j < i overlaps i``,
+    solved by fixed-point iteration (its solution is unique, so the first repeat is the greedy
+    answer). ``max_keep`` stops after that many kept boxes (the same first boxes, found sooner).
     """
     order = np.argsort(-np.asarray(scores), kind="stable")
     ranked = np.asarray(boxes, dtype=np.float32)[order]
@@ -60,14 +68,16 @@ def nms(boxes: np.ndarray, scores: np.ndarray, iou: float = IOU_THRESHOLD, max_k
         alive = np.ones(len(cand), bool)
         if keep:
             alive &= ~(box_iou(cand, ranked[keep]) > iou).any(1)
-        overlaps = box_iou(cand, cand) > iou
-        for j in range(len(cand)):
-            if alive[j]:
-                keep.append(start + j)
-                if len(keep) >= limit:
-                    break
-                alive[j + 1:] &= ~overlaps[j, j + 1:]
-    return order[np.asarray(keep, dtype=np.int64)]
+        # later[i, j]: candidate j (higher score) overlaps candidate i
+        later = np.tril(box_iou(cand, cand) > iou, -1).astype(np.float32)
+        kept = alive
+        while True:
+            new = alive & ~(later @ kept.astype(np.float32) > 0)
+            if np.array_equal(new, kept):
+                break
+            kept = new
+        keep.extend((start + np.flatnonzero(kept)).tolist())
+    return order[np.asarray(keep[:limit], dtype=np.int64)]
 
 
 def batched_nms(boxes: np.ndarray, scores: np.ndarray, classes: np.ndarray, iou: float = IOU_THRESHOLD,
