@@ -214,3 +214,18 @@ def choose(kind: str, shape: ConvShape, backend: str = "cpu") -> str:
 def build(kind: str, name: str, op) -> callable:
     """The JAX function of lowering ``name`` for ``kind``, for a conv Op's static parameters."""
     return LOWERINGS[kind][name](op.params())
+
+
+def jax_lowering(kind: str, op, node=None) -> callable:
+    """The JAX function for a conv Op's ``jax_funcify``: the choice for this backend and the
+    node's static shapes (``lax`` when a shape is unknown). Input order as the Op's:
+    forward (x, w), grad_input (w, gy, x), grad_weight (x, gy, w)."""
+    import jax
+
+    name = "lax"
+    if node is not None:
+        ins = node.inputs
+        x, w = {"forward": (ins[0], ins[1]), "grad_input": (ins[2], ins[0]), "grad_weight": (ins[0], ins[2])}[kind]
+        if None not in x.type.shape + w.type.shape:
+            name = choose(kind, conv_shape(op, x.type.shape, w.type.shape), jax.default_backend())
+    return build(kind, name, op)
