@@ -225,7 +225,7 @@ def jax_lowering(kind: str, op, node=None) -> callable:
     name = "lax"
     if node is not None:
         ins = node.inputs
-        x, w = {"forward": (ins[0], ins[1]), "grad_input": (ins[2], ins[0]), "grad_weight": (ins[0], ins[2])}[kind]
+        x, w = (ins[2], ins[0]) if kind == "grad_input" else (ins[0], ins[1] if kind == "forward" else ins[2])
         if None not in x.type.shape + w.type.shape:
             name = choose(kind, conv_shape(op, x.type.shape, w.type.shape), jax.default_backend())
     return build(kind, name, op)
