@@ -111,6 +111,19 @@ def _dot_forward(p):
     return conv
 
 
+def _taps_forward(p):
+    """Depthwise: y = sum over taps of w[:, 0, i, j] * (the window of tap (i, j))."""
+
+    def conv(x, w):
+        o, _, kh, kw = w.shape
+        n, c, h, wd = x.shape
+        (sh, sw), ((t, b), (l, r)), (dh, dw) = p["stride"], p["padding"], p["dilation"]
+        ho, wo = (h + t + b - dh * (kh - 1) - 1) // sh + 1, (wd + l + r - dw * (kw - 1) - 1) // sw + 1
+        return sum(w[None, :, 0, i, j, None, None] * win for i, j, win in _tap_windows(p, x, kh, kw, ho, wo))
+
+    return conv
+
+
 # --- input gradient ------------------------------------------------------------------------------
 
 
@@ -138,6 +151,30 @@ def _dot_grad_input(p):
     import jax.numpy as jnp
 
     return lambda w, gy, x: jnp.einsum("oc,nohw->nchw", w[:, :, 0, 0], gy)
+
+
+def _taps_grad_input(p):
+    """Depthwise: each tap's gy * w[:, 0, i, j] placed (strided) where that tap read x, summed."""
+    import jax
+    import jax.numpy as jnp
+
+    def grad(w, gy, x):
+        o, _, kh, kw = w.shape
+        n, c, h, wd = x.shape
+        ho, wo = gy.shape[2:]
+        (sh, sw), ((t, b), (l, r)), (dh, dw) = p["stride"], p["padding"], p["dilation"]
+        hp, wp = h + t + b, wd + l + r
+        zero = jnp.zeros((), gy.dtype)
+        total = None
+        for i in range(kh):
+            for j in range(kw):
+                hi, wj = hp - (i * dh + sh * (ho - 1) + 1), wp - (j * dw + sw * (wo - 1) + 1)
+                tap = jax.lax.pad(gy * w[None, :, 0, i, j, None, None], zero,
+                                  ((0, 0, 0), (0, 0, 0), (i * dh, hi, sh - 1), (j * dw, wj, sw - 1)))
+                total = tap if total is None else total + tap
+        return total[:, :, t: t + h, l: l + wd]
+
+    return grad
 
 
 # --- weight gradient -----------------------------------------------------------------------------
@@ -183,8 +220,8 @@ def _taps_grad_weight(p):
 
 #: kind -> lowering name -> builder(params) -> jax function
 LOWERINGS = {
-    "forward": {"lax": _lax_forward, "nhwc": _nhwc_forward, "dot": _dot_forward},
-    "grad_input": {"lax": _lax_grad_input, "dot": _dot_grad_input},
+    "forward": {"lax": _lax_forward, "nhwc": _nhwc_forward, "dot": _dot_forward, "taps": _taps_forward},
+    "grad_input": {"lax": _lax_grad_input, "dot": _dot_grad_input, "taps": _taps_grad_input},
     "grad_weight": {"lax": _lax_grad_weight, "dot": _dot_grad_weight, "taps": _taps_grad_weight},
 }
 
@@ -193,13 +230,26 @@ def applicable(kind: str, name: str, shape: ConvShape) -> bool:
     """Whether lowering ``name`` of ``kind`` is exact for ``shape``."""
     if name == "dot":
         return shape.is_pointwise
+    depthwise = shape.is_depthwise and shape.w[0] == shape.x[1]
     if name == "taps":
-        return shape.groups == 1 or (shape.is_depthwise and shape.w[0] == shape.x[1])
+        return depthwise or (kind == "grad_weight" and shape.groups == 1)
     return name in LOWERINGS[kind]
 
 
 #: (kind, predicate on ConvShape, lowering) in order; the first match wins, else "lax".
-RULES: list = []
+#: Measured on the 2-core CPU at 320 px, batch 8 (docs/benchmarks.md, bench_conv_layers.py):
+#: XLA's CPU conv is slowest on weight gradients (1x1: 5-20x slower than a matrix product;
+#: depthwise: 5-20x slower than nine elementwise products) and on depthwise convs in general.
+RULES: list = [
+    ("forward", lambda s: s.is_pointwise, "dot"),
+    ("grad_input", lambda s: s.is_pointwise, "dot"),
+    ("grad_weight", lambda s: s.is_pointwise, "dot"),
+    ("forward", lambda s: s.is_depthwise, "taps"),
+    ("grad_input", lambda s: s.is_depthwise, "taps"),
+    ("grad_weight", lambda s: s.is_depthwise, "taps"),
+    # 3x3 stride 1 with at least as many outputs as inputs: 1.2-6x faster as nine matrix products
+    ("grad_weight", lambda s: s.groups == 1 and s.stride == (1, 1) and s.w[0] >= s.x[1], "taps"),
+]
 
 
 def choose(kind: str, shape: ConvShape, backend: str = "cpu") -> str:
