@@ -100,15 +100,26 @@ class ExportedFunction:
         return list(outs[: self.n_outputs])
 
 
-def _export(fn, shared: dict[str, SharedVariable]):
-    """(exported program, sources, updates, n_outputs) of a compiled PyTensor JAX function."""
+def _rewritten(inputs, outputs, updates, mode):
+    """PyTensor's FunctionMaker for the graph: rewritten with ``mode``'s rewrites, not linked
+    (``pytensor.function`` without its last step, which would build a JAX function we don't use)."""
+    from pytensor.compile.mode import get_mode
+    from pytensor.compile.rebuild import construct_function_ins_and_outs
+
+    ins, outs = construct_function_ins_and_outs(inputs, outputs, updates=updates)
+    mode = get_mode(mode)
+    return mode.function_maker(ins, outs, mode)
+
+
+def _export(maker, shared: dict[str, SharedVariable]):
+    """(exported program, sources, updates, n_outputs) of a rewritten PyTensor graph."""
     import jax
     from pytensor.link.jax.dispatch import jax_funcify
 
-    fgraph = fn.maker.fgraph
+    fgraph = maker.fgraph
     names = {id(var): name for name, var in shared.items()}
     sources, user = [], 0
-    for inp in fn.maker.inputs:
+    for inp in maker.inputs:
         if isinstance(inp.variable, SharedVariable):
             if id(inp.variable) not in names:
                 raise KeyError(f"shared variable {inp.variable.name!r} used by the graph is not in `shared`")
@@ -139,8 +150,7 @@ def cached_function(key, build, shared: dict[str, SharedVariable], mode) -> Expo
         exported = jax.export.deserialize(bytearray(stem.with_suffix(".bin").read_bytes()))
         return ExportedFunction(exported, meta["sources"], meta["updates"], meta["n_outputs"], shared)
     inputs, outputs, updates = build()
-    fn = pytensor.function(inputs, outputs, updates=updates, mode=mode)
-    exported, sources, upd, n_outputs = _export(fn, shared)
+    exported, sources, upd, n_outputs = _export(_rewritten(inputs, outputs, updates, mode), shared)
     if use_cache:
         stem.parent.mkdir(parents=True, exist_ok=True)
         tmp = stem.with_suffix(f".tmp{os.getpid()}")
