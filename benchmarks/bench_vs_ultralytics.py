@@ -29,6 +29,16 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 
+def read_json(stream) -> dict:
+    """The next JSON line of a worker (skipping the log lines Ultralytics prints)."""
+    while True:
+        line = stream.readline()
+        if not line:
+            raise RuntimeError("the PyTorch worker stopped; see its error output above")
+        if line.startswith("{"):
+            return json.loads(line)
+
+
 def child(args) -> None:
     """Process start -> first finished step, printed as JSON (time counted from args.launch)."""
     import numpy as np
@@ -80,7 +90,7 @@ def main() -> None:
     torch_proc = subprocess.Popen([args.torch_python, str(HERE / "torch_step_worker.py"), repr(launch),
                                    str(args.batch), str(args.imgsz), str(args.threads)],
                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    torch_first = json.loads(torch_proc.stdout.readline())["first_step_s"]
+    torch_first = read_json(torch_proc.stdout)["first_step_s"]
     print(f"Ultralytics: process start -> first step {torch_first:.1f} s", flush=True)
 
     if not args.skip_first_step:
@@ -118,7 +128,7 @@ def main() -> None:
     def theirs(kind):
         torch_proc.stdin.write(kind + "\n")
         torch_proc.stdin.flush()
-        return json.loads(torch_proc.stdout.readline())["s"]
+        return read_json(torch_proc.stdout)["s"]
 
     times = {k: {"ours": [], "theirs": []} for k in ours}
     for rnd in range(args.rounds):
