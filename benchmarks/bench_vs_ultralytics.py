@@ -66,7 +66,9 @@ def first_step(args, data_dir: str) -> dict:
     env = dict(os.environ, YOLO_DATA_DIR=data_dir, PYTHONPATH=str(HERE.parent))
     launch = time.time()
     out = subprocess.run([sys.executable, __file__, "--child", "--launch", repr(launch), "--batch", str(args.batch),
-                          "--imgsz", str(args.imgsz)], env=env, capture_output=True, text=True, check=True)
+                          "--imgsz", str(args.imgsz)], env=env, capture_output=True, text=True)
+    if out.returncode:
+        raise RuntimeError(f"first-step process failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 

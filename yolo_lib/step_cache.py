@@ -117,13 +117,15 @@ def _export(maker, shared: dict[str, SharedVariable]):
     from pytensor.link.jax.dispatch import jax_funcify
 
     fgraph = maker.fgraph
-    names = {id(var): name for name, var in shared.items()}
     sources, user = [], 0
     for inp in maker.inputs:
-        if isinstance(inp.variable, SharedVariable):
-            if id(inp.variable) not in names:
-                raise KeyError(f"shared variable {inp.variable.name!r} used by the graph is not in `shared`")
-            sources.append(("shared", names[id(inp.variable)]))
+        if isinstance(inp.variable, SharedVariable):  # the caller's variable or PyTensor's clone of it
+            name = inp.variable.name
+            if name not in shared:
+                raise KeyError(f"shared variable {name!r} used by the graph is not in `shared` (by name)")
+            if ("shared", name) in sources:
+                raise ValueError(f"two shared variables of the graph are named {name!r}")
+            sources.append(("shared", name))
         else:
             sources.append(("input", user))
             user += 1

@@ -122,7 +122,7 @@ class TrainStep:
         else:
             key = ("TrainStep", model.scale, model.nc, [(n, p.type.shape) for n, p in params.items()],
                    self.batch_size, self.image_hw, self.max_boxes, config, return_gradients, STEP_REWRITES)
-            shared = {**params, **model.buffers, **self.momentum_buffers}
+            shared = {v.name: v for v in [*params.values(), *model.buffers.values(), *self.momentum_buffers.values()]}
             self.function = cached_function(key, build, shared, modes.training())
 
     def __call__(self, images: np.ndarray, targets, lr: float,
