@@ -14,10 +14,12 @@ forward (x, w) -> y
     ``lax``       ``lax.conv_general_dilated`` in NCHW/OIHW (the original lowering).
     ``nhwc``      the same convolution on NHWC/HWIO copies, transposed back.
     ``dot``       1x1, stride 1, no padding, groups 1: one matrix product ``w @ x`` over C.
+    ``taps``      depthwise: the sum over kernel taps of w[:, 0, i, j] times that tap's window.
 grad_input (w, gy) -> gx
     ``lax``       the transpose of the forward conv (``jax.linear_transpose``): XLA's
                   transposed convolution (the original lowering).
     ``dot``       1x1, stride 1, no padding, groups 1: ``w.T @ gy`` over O.
+    ``taps``      depthwise: each tap's ``gy * w[:, 0, i, j]`` padded (strided) back into place.
 grad_weight (x, gy) -> gw
     ``lax``       the transpose of the forward conv w.r.t. w: XLA's conv with the batch as
                   contraction dimension (the original lowering).
