@@ -1,8 +1,10 @@
 """One compiled training step: train-mode forward, task-aligned assignment, loss, gradient, SGD update.
 
 ``step = TrainStep(model, batch_size=8, image_hw=(320, 320), max_boxes=32)`` builds the graph and
-compiles it once (JAX, with :mod:`yolo_lib.donating_linker` so parameters, momentum buffers and
-BN running statistics are updated in place on the device). Then per batch::
+compiles it once (JAX; parameters, momentum buffers and BN running statistics are donated, so
+updated in place on the device). The compiled program is kept across processes by
+:func:`yolo_lib.step_cache.cached_function` (a later process skips graph building, rewriting and,
+through JAX's persistent cache, XLA compilation). Then per batch::
 
     out = step(images, targets, lr=0.01)   # images (B, 3, H, W) float32 in [0, 1]
     out["total"], out["items"]             # batch_size * sum(items); [7.5 box, 0.5 cls, 1.5 dfl]
@@ -26,6 +28,7 @@ import pytensor.tensor as pt
 
 from yolo_lib import modes
 from yolo_lib.loss import DenseTargets, detection_loss, target_variables
+from yolo_lib.step_cache import cached_function
 
 
 #: Graph rewrites for the compiled step (the reason: :data:`yolo_lib.modes.REWRITES`).
@@ -94,25 +97,33 @@ class TrainStep:
                  config: SGDConfig = SGDConfig(), mode=None, return_gradients: bool = False):
         self.model, self.config = model, config
         self.batch_size, self.image_hw, self.max_boxes = int(batch_size), tuple(image_hw), int(max_boxes)
-        self.images = pt.tensor4("images", dtype="float32", shape=(self.batch_size, 3, *self.image_hw))
-        self.targets = target_variables(self.batch_size, self.max_boxes)
-        self.lr, self.bias_lr, self.momentum = (pt.scalar(n, dtype="float32") for n in ("lr", "bias_lr", "momentum"))
-        out = model.forward(self.images, train=True)
-        self.loss = detection_loss(out.box, out.cls, *self.targets, image_hw=self.image_hw, strides=model.strides)
+        self.return_gradients = return_gradients
         params = model.params
-        grads = pytensor.grad(self.loss.total, list(params.values()))
-        clipped = clip_by_global_norm(grads, config.max_grad_norm) if config.max_grad_norm else grads
         self.momentum_buffers = {
             n: pytensor.shared(np.zeros(p.type.shape, np.float32), name=f"momentum/{n}", shape=p.type.shape)
             for n, p in params.items()
         }
-        updates = sgd_updates(params, clipped, self.momentum_buffers, self.lr, self.bias_lr, self.momentum, config)
-        outputs = [self.loss.total, self.loss.items] + (grads if return_gradients else [])
-        self.return_gradients = return_gradients
-        self.function = pytensor.function(
-            [self.images, *self.targets, self.lr, self.bias_lr, self.momentum], outputs,
-            updates=updates + list(out.updates), mode=mode or modes.training(),
-        )
+
+        def build():
+            images = pt.tensor4("images", dtype="float32", shape=(self.batch_size, 3, *self.image_hw))
+            targets = target_variables(self.batch_size, self.max_boxes)
+            lr, bias_lr, momentum = (pt.scalar(n, dtype="float32") for n in ("lr", "bias_lr", "momentum"))
+            out = model.forward(images, train=True)
+            loss = detection_loss(out.box, out.cls, *targets, image_hw=self.image_hw, strides=model.strides)
+            grads = pytensor.grad(loss.total, list(params.values()))
+            clipped = clip_by_global_norm(grads, config.max_grad_norm) if config.max_grad_norm else grads
+            updates = sgd_updates(params, clipped, self.momentum_buffers, lr, bias_lr, momentum, config)
+            outputs = [loss.total, loss.items] + (grads if return_gradients else [])
+            return [images, *targets, lr, bias_lr, momentum], outputs, updates + list(out.updates)
+
+        if mode is not None:  # a caller's own mode: compile it as given, nothing cached
+            inputs, outputs, updates = build()
+            self.function = pytensor.function(inputs, outputs, updates=updates, mode=mode)
+        else:
+            key = ("TrainStep", model.scale, model.nc, [(n, p.type.shape) for n, p in params.items()],
+                   self.batch_size, self.image_hw, self.max_boxes, config, return_gradients, STEP_REWRITES)
+            shared = {v.name: v for v in [*params.values(), *model.buffers.values(), *self.momentum_buffers.values()]}
+            self.function = cached_function(key, build, shared, modes.training())
 
     def __call__(self, images: np.ndarray, targets, lr: float,
                  bias_lr: float | None = None, momentum: float | None = None) -> dict:

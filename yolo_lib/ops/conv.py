@@ -6,7 +6,8 @@
 Its gradients are two further Ops so that XLA sees exactly three convolutions per layer:
 ``Conv2dGradInput(w, gy, x) -> gx`` and ``Conv2dGradWeight(x, gy, w) -> gw``; the third input
 only donates its (static) shape. Each Op has a vectorised numpy ``perform`` (default backends,
-float64 gradient checks) and a JAX lowering through ``jax.lax.conv_general_dilated``.
+float64 gradient checks) and a JAX lowering chosen per backend and shape by
+:mod:`yolo_lib.ops.conv_lowering` (``jax.lax.conv_general_dilated`` unless a faster exact form exists).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pytensor.tensor.type import tensor
 
 from ._params import check_rank, check_window_fits, out_len, padding_pairs, pair
 from ._tensor import float_inputs
+from .conv_lowering import jax_lowering
 
 
 class _ConvParams(Op):
@@ -188,53 +190,19 @@ def conv2d(x, w, stride=1, padding=0, dilation=1, groups=1):
     return Conv2d(stride, padding, dilation, groups)(x, w)
 
 
-# --- JAX lowering -------------------------------------------------------------------------------
-
-
-def _lax_conv(op: _ConvParams):
-    import jax
-
-    def conv(x, w):
-        return jax.lax.conv_general_dilated(
-            x,
-            w,
-            window_strides=op.stride,
-            padding=op.padding,
-            rhs_dilation=op.dilation,
-            dimension_numbers=("NCHW", "OIHW", "NCHW"),
-            feature_group_count=op.groups,
-        )
-
-    return conv
+# --- JAX lowering: chosen per backend and shape in conv_lowering ---------------------------------
 
 
 @jax_funcify.register(Conv2d)
 def _jax_conv2d(op, node=None, **kwargs):
-    return _lax_conv(op)
+    return jax_lowering("forward", op, node)
 
 
 @jax_funcify.register(Conv2dGradInput)
 def _jax_conv2d_grad_input(op, node=None, **kwargs):
-    import jax
-
-    conv = _lax_conv(op)
-
-    def grad_input(w, gy, x):
-        # linear_transpose traces the conv abstractly: only the transposed conv is emitted
-        shape = jax.ShapeDtypeStruct(x.shape, gy.dtype)
-        return jax.linear_transpose(lambda xx: conv(xx, w), shape)(gy)[0]
-
-    return grad_input
+    return jax_lowering("grad_input", op, node)
 
 
 @jax_funcify.register(Conv2dGradWeight)
 def _jax_conv2d_grad_weight(op, node=None, **kwargs):
-    import jax
-
-    conv = _lax_conv(op)
-
-    def grad_weight(x, gy, w):
-        shape = jax.ShapeDtypeStruct(w.shape, gy.dtype)
-        return jax.linear_transpose(lambda ww: conv(x, ww), shape)(gy)[0]
-
-    return grad_weight
+    return jax_lowering("grad_weight", op, node)

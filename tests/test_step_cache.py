@@ -1,0 +1,58 @@
+"""The cross-process cache of compiled functions: a cache hit computes what the miss computed,
+applies the updates to the right shared variables, and a different key misses."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytensor
+import pytensor.tensor as pt
+
+import yolo_lib  # noqa: F401  (floatX=float32)
+from yolo_lib import step_cache
+from yolo_lib.donating_linker import donating_jax_mode
+
+
+def _graph():
+    w = pytensor.shared(np.arange(6, dtype=np.float32).reshape(2, 3), name="w", shape=(2, 3))
+    b = pytensor.shared(np.ones(3, np.float32), name="b", shape=(3,))
+    calls = []
+
+    def build():
+        calls.append(1)
+        x = pt.tensor("x", dtype="float32", shape=(4, 2))
+        lr = pt.scalar("lr", dtype="float32")
+        loss = ((x @ w + b) ** 2).mean()
+        gw, gb = pytensor.grad(loss, [w, b])
+        return [x, lr], [loss, gw], [(w, w - lr * gw), (b, b - lr * gb)]
+
+    return {"w": w, "b": b}, build, calls
+
+
+def test_hit_equals_miss(tmp_path, monkeypatch):
+    monkeypatch.setenv("YOLO_DATA_DIR", str(tmp_path))
+    x = np.linspace(-1, 1, 8, dtype=np.float32).reshape(4, 2)
+    results = []
+    for expect_build in (1, 0):
+        shared, build, calls = _graph()
+        fn = step_cache.cached_function(("test", 1), build, shared, donating_jax_mode(include=("fast_compile", "jax")))
+        assert len(calls) == expect_build
+        outs = [np.asarray(v) for v in fn(x, 0.1)] + [np.asarray(v) for v in fn(x, 0.1)]
+        results.append((outs, np.asarray(shared["w"].get_value()), np.asarray(shared["b"].get_value())))
+    (o1, w1, b1), (o2, w2, b2) = results
+    assert all(np.array_equal(a, b) for a, b in zip(o1, o2))
+    assert np.array_equal(w1, w2) and np.array_equal(b1, b2)
+    assert not np.array_equal(w1, np.arange(6, dtype=np.float32).reshape(2, 3))  # the update happened
+    assert o1[2] < o1[0]  # and lowered the loss
+    assert len(list((tmp_path / "step_cache").glob("*.bin"))) == 1
+    shared, build, calls = _graph()
+    step_cache.cached_function(("test", 2), build, shared, donating_jax_mode(include=("fast_compile", "jax")))
+    assert calls == [1]
+
+
+def test_disabled_cache_writes_nothing(tmp_path, monkeypatch):
+    monkeypatch.setenv("YOLO_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("YOLO_STEP_CACHE", "0")
+    shared, build, calls = _graph()
+    fn = step_cache.cached_function(("test", 3), build, shared, donating_jax_mode(include=("fast_compile", "jax")))
+    fn(np.zeros((4, 2), np.float32), 0.1)
+    assert calls == [1] and not (tmp_path / "step_cache").exists()
