@@ -234,12 +234,13 @@ def check_dfl_decode(fn) -> Result:
     """``fn(box_logits (B, 64, A), anchors (A, 2), strides (A,))`` numpy → boxes (B, 4, A)
     (cx, cy, w, h in pixels), compared with ``yolo_lib.nn.dfl`` compiled to JAX."""
     import pytensor
+    import pytensor.tensor as pt
 
     from yolo_lib.nn import dfl_distances, dist2bbox_xywh, make_anchors_np
 
     anchors, strides = make_anchors_np([(4, 4), (2, 2), (1, 1)], (8, 16, 32))
     logits = (np.random.default_rng(7).normal(size=(2, 64, len(anchors))) * 2).astype(np.float32)
-    boxes = dist2bbox_xywh(dfl_distances(logits), anchors.T.copy()) * strides[None, None, :]
+    boxes = dist2bbox_xywh(dfl_distances(pt.constant(logits)), pt.constant(anchors.T.copy())) * strides[None, None, :]
     want = pytensor.function([], boxes, mode="JAX")()
     got, failed = _call(fn, logits, anchors, strides)
     if failed:
