@@ -209,8 +209,9 @@ print("output", np.asarray(forward(img)).shape, "= (batch, 4 + nc, anchors)")
 # **untrained** (the fixture's random Ultralytics initialisation when present, else our seeded
 # one), so the "detections" below are meaningless: the class scores sit near the prior the
 # Detect bias sets (about 4e-4 to 6e-3, notebook 05) and the boxes are whatever the random
-# distributions average to. The picture shows what the output *is*: one box and nc scores per
-# anchor, here the five anchors with the highest score. Training (notebook 10) is what turns
+# distributions average to (wide boxes: the box bias 2.0 puts every bin near equal, so each side
+# averages about 7.5 cells). The picture shows what the output *is*: one box and nc scores per
+# anchor, here the highest-scoring anchor of each level. Training (notebook 10) is what turns
 # them into detections.
 
 # %%
@@ -227,15 +228,21 @@ else:
 photo, photo_batch, _ = sample_photo(det_size)
 out = eval_function(det_model, det_batch, det_size, det_size, outputs="all")(np.repeat(photo_batch, det_batch, 0))
 pred = out["inference_out"][0] if isinstance(out, dict) else out[0]  # (4 + nc, A)
-best = np.argsort(-pred[4:].max(axis=0))[:5]
-fig, ax = plt.subplots(figsize=(6, 6))
+level_sizes = [(det_size // st) ** 2 for st in (8, 16, 32)]
+level_start = np.cumsum([0] + level_sizes)
+fig, ax = plt.subplots(figsize=(6.5, 6.5))
 ax.imshow(photo)
-for rank, a in enumerate(best):
+for lvl, (st, lo, hi) in enumerate(zip((8, 16, 32), level_start[:-1], level_start[1:])):
+    a = lo + int(pred[4:, lo:hi].max(axis=0).argmax())  # the best anchor of this level
     cx, cy, w, h = pred[:4, a]
-    ax.add_patch(Rectangle((cx - w / 2, cy - h / 2), w, h, fill=False, ec=f"C{rank}", lw=2))
-    ax.text(cx - w / 2, cy - h / 2, f"anchor {a}: class {pred[4:, a].argmax()} score {pred[4:, a].max():.4f}",
-            color=f"C{rank}", fontsize=8, va="bottom")
-ax.set_title(f"{det_size}x{det_size}: top-5 anchors, weights: {weights_note} (untrained)", fontsize=10)
+    x1, y1 = max(cx - w / 2, 0), max(cy - h / 2, 0)
+    x2, y2 = min(cx + w / 2, det_size), min(cy + h / 2, det_size)
+    ax.add_patch(Rectangle((x1, y1), x2 - x1, y2 - y1, fill=False, ec=f"C{lvl}", lw=2))
+    ax.text(x1 + 2, y1 + 4 + 12 * lvl, f"P{lvl + 3} anchor {a}: class {pred[4:, a].argmax()}, score {pred[4:, a].max():.4f}",
+            color="white", backgroundcolor=f"C{lvl}", fontsize=8, va="top")
+ax.set_xlim(0, det_size), ax.set_ylim(det_size, 0)
+ax.set_title(f"{det_size}x{det_size}: best anchor per level (boxes clipped to the image)\n"
+             f"weights: {weights_note} (untrained)", fontsize=10)
 ax.set_xlabel(CREDIT)
 ax.set_xticks([]), ax.set_yticks([])
 plt.show()
