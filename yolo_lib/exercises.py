@@ -305,6 +305,7 @@ def check_alignment(fn) -> Result:
     ``ious`` is the raw CIoU of every (gt, predicted box) pair (may be negative).
     """
     import pytensor
+    import pytensor.tensor as pt
 
     from yolo_lib.loss.assigner import assign, candidates_in_gts
     from yolo_lib.loss.boxes import ciou
@@ -317,9 +318,10 @@ def check_alignment(fn) -> Result:
     gt_boxes = np.array([[[5, 5, 40, 30], [30, 20, 60, 62], [10, 40, 18, 46]]], np.float32)
     labels = np.array([[0, 2, 1]], np.int32)
     mask = np.ones((1, 3), bool)
-    res = assign(scores, pd_boxes, points, labels, gt_boxes, mask, num_classes=c)
-    cand = candidates_in_gts(points, gt_boxes, mask) & mask[:, :, None]
-    ious = ciou(gt_boxes[:, :, None, :], pd_boxes[:, None, :, :])
+    sym = [pt.as_tensor_variable(v) for v in (scores, pd_boxes, points, labels, gt_boxes, mask)]
+    res = assign(*sym, num_classes=c)
+    cand = candidates_in_gts(sym[2], sym[4], sym[5]) & sym[5][:, :, None]
+    ious = ciou(sym[4][:, :, None, :], sym[1][:, None, :, :])
     want, cand_v, ious_v = pytensor.function([], [res.align, cand, ious], mode="JAX")()
     got, failed = _call(fn, scores[0], ious_v[0], labels[0], cand_v[0])
     if failed:
