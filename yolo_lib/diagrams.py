@@ -152,6 +152,6 @@ def yolo11_map(figsize=(14, 8)):
     for i, srcs in _MAP_SOURCES.items():
         edges += [(s, i) for s in srcs]
     edges += [(23, "loss")]
-    return draw(nodes, edges, "YOLO11n: backbone (left column), neck (FPN down, PAN up), head. "
+    return draw(nodes, edges, "YOLO11n: backbone (left column), neck (FPN down, PAN up), head.\n"
                              "[NN] = notebook; every Conv block is conv → BatchNorm [01] → SiLU, on the Ops of [02]",
                figsize=figsize, fontsize=8)
