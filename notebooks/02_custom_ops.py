@@ -26,7 +26,7 @@ from yolo_lib.profile import start
 PROFILE = start()
 
 # %%
-import inspect
+import warnings
 
 import jax
 import matplotlib.pyplot as plt
@@ -36,12 +36,12 @@ import pytensor.tensor as pt
 
 from yolo_lib.ops import Conv2d, conv2d, max_pool2d, upsample_nearest
 from yolo_lib.ops import conv as conv_module
+from yolo_lib.show import show_source as show  # the real code from yolo_lib, on the page
 
-
-
-def show(obj):
-    """Print the source of a function or method from yolo_lib (the real code, not a copy)."""
-    print(inspect.getsource(obj))
+# PyTensor's default backend (Numba) runs an Op without a Numba implementation, like ours,
+# through its Python `perform` ("object mode") and warns each time it does. This notebook uses
+# that on purpose (below, and in `.eval()`), so the warning is silenced here, for that one message.
+warnings.filterwarnings("ignore", message="Numba will use object mode", category=UserWarning)
 
 
 # %% [markdown]
