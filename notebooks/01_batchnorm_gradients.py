@@ -11,7 +11,8 @@
 # %% [markdown]
 # # 01 · BatchNorm by hand: the training-mode backward pass
 #
-# Every one of YOLO11n's 81 `Conv` blocks is *convolution → BatchNorm → SiLU*. PyTensor has no
+# Every one of YOLO11n's 81 `Conv` blocks is *convolution → BatchNorm*, and 77 of them then apply
+# SiLU (the four inside the attention block have no activation; notebook 03 counts them). PyTensor has no
 # BatchNorm, so the workshop library brings its own (`yolo_lib.ops.batch_norm_train`), with a
 # backward pass written out by hand instead of left to autodiff. In this notebook we derive that
 # backward pass, implement it in a few lines of numpy, and check every gradient against
