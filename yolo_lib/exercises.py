@@ -24,6 +24,7 @@ Checks (notebook · function the attendee writes):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -104,21 +105,30 @@ def run_exercise(check, attempt, solution) -> Result:
 # --- 01 BatchNorm backward ----------------------------------------------------------------
 
 
-def check_bn_backward(fn) -> Result:
-    """``fn(g, x, gamma, eps)`` numpy (N, C, H, W) → (dx, dgamma, dbeta) of training-mode BN,
-    compared with the gradient of ``yolo_lib.ops.batch_norm_train`` (its hand-written Op)."""
+@lru_cache(maxsize=None)
+def _bn_case():
+    """Inputs and the Op's gradients (dx, dgamma), computed once per process."""
     import pytensor
     import pytensor.tensor as pt
 
+    from yolo_lib.compiled import MODE
     from yolo_lib.ops import batch_norm_train
 
     rng = np.random.default_rng(1)
     x = (rng.normal(size=(3, 2, 4, 5)) * 1.5 + 0.3).astype(np.float32)
     gamma = rng.normal(size=2).astype(np.float32)
     g = rng.normal(size=x.shape).astype(np.float32)
-    xs, gs, cs = pt.tensor4("x", dtype="float32"), pt.vector("gamma", dtype="float32"), pt.tensor4("g", dtype="float32")
+    xs = pt.tensor("x", dtype="float32", shape=x.shape)
+    gs = pt.tensor("gamma", dtype="float32", shape=gamma.shape)
     y = batch_norm_train(xs, gs, pt.zeros_like(gs), eps=1e-3)[0]
-    want = pytensor.function([xs, gs, cs], pytensor.grad((y * cs).sum(), [xs, gs]), mode="JAX")(x, gamma, g)
+    want = pytensor.function([xs, gs], pytensor.grad((y * g).sum(), [xs, gs]), mode=MODE)(x, gamma)
+    return g, x, gamma, [np.asarray(w) for w in want]
+
+
+def check_bn_backward(fn) -> Result:
+    """``fn(g, x, gamma, eps)`` numpy (N, C, H, W) → (dx, dgamma, dbeta) of training-mode BN,
+    compared with the gradient of ``yolo_lib.ops.batch_norm_train`` (its hand-written Op)."""
+    g, x, gamma, want = _bn_case()
     got, failed = _call(fn, g, x, gamma, 1e-3)
     if failed:
         return failed
@@ -159,18 +169,28 @@ def check_conv_output_shape(fn) -> Result:
     return Result(True, f"output shapes agree with Conv2d on {len(CONV_SHAPE_CASES)} cases")
 
 
-def check_jax_conv(fn) -> Result:
-    """``fn(x, w, stride, padding, groups)`` (numpy NCHW / OIHW, symmetric int padding) written
-    with ``jax.lax``, compared with ``yolo_lib.ops.conv2d`` compiled to JAX."""
+@lru_cache(maxsize=None)
+def _jax_conv_cases():
+    """(x, w, stride, padding, groups, Conv2d output) for two cases, computed once."""
     import pytensor
 
+    from yolo_lib.compiled import MODE
     from yolo_lib.ops import conv2d
 
     rng = np.random.default_rng(2)
+    cases = []
     for (n, c, h, w_), (o, k), stride, padding, groups in (((1, 4, 9, 8), (6, 3), 2, 1, 2), ((2, 3, 6, 6), (5, 1), 1, 0, 1)):
         x = rng.normal(size=(n, c, h, w_)).astype(np.float32)
         w = rng.normal(size=(o, c // groups, k, k)).astype(np.float32)
-        want = pytensor.function([], conv2d(x, w, stride, padding, 1, groups), mode="JAX")()
+        want = np.asarray(pytensor.function([], conv2d(x, w, stride, padding, 1, groups), mode=MODE)())
+        cases.append((x, w, stride, padding, groups, want))
+    return cases
+
+
+def check_jax_conv(fn) -> Result:
+    """``fn(x, w, stride, padding, groups)`` (numpy NCHW / OIHW, symmetric int padding) written
+    with ``jax.lax``, compared with ``yolo_lib.ops.conv2d`` compiled to JAX."""
+    for x, w, stride, padding, groups, want in _jax_conv_cases():
         got, failed = _call(fn, x, w, stride, padding, groups)
         if failed:
             return failed
@@ -196,10 +216,25 @@ def _seeded(block, seed: int):
     return block
 
 
-def _block_check(what: str, block, fn, x: np.ndarray) -> Result:
+@lru_cache(maxsize=None)
+def _block_case(kind: str):
+    """(block with random weights, input, yolo_lib's output) for "c3k2" or "attention", once."""
+    from yolo_lib.compiled import block_function
+    from yolo_lib.nn import C3k2, Attention
+
+    if kind == "c3k2":
+        block = _seeded(C3k2(8, 16, n=2, c3k=False, e=0.5), 3)
+        x = np.random.default_rng(4).normal(size=(1, 8, 6, 5)).astype(np.float32)
+    else:
+        block = _seeded(Attention(32, num_heads=2, attn_ratio=0.5), 5)
+        x = np.random.default_rng(6).normal(size=(2, 32, 3, 4)).astype(np.float32)
+    return block, x, block_function(block, [x.shape])(x)
+
+
+def _block_check(what: str, kind: str, fn) -> Result:
     from yolo_lib.compiled import block_function
 
-    want = block_function(block, [x.shape])(x)
+    block, x, want = _block_case(kind)
     try:
         got = block_function(block, [x.shape], outputs=lambda m, xs, ctx: [fn(m, xs, ctx)])(x)
     except NotImplementedError:
@@ -211,37 +246,36 @@ def _block_check(what: str, block, fn, x: np.ndarray) -> Result:
 
 def check_c3k2_forward(fn) -> Result:
     """``fn(block, x, ctx)`` → C3k2 output (symbolic), on C3k2(8, 16, n=2) with random weights."""
-    from yolo_lib.nn import C3k2
-
-    block = _seeded(C3k2(8, 16, n=2, c3k=False, e=0.5), 3)
-    x = np.random.default_rng(4).normal(size=(1, 8, 6, 5)).astype(np.float32)
-    return _block_check("C3k2(8, 16, n=2) forward matches yolo_lib", block, fn, x)
+    return _block_check("C3k2(8, 16, n=2) forward matches yolo_lib", "c3k2", fn)
 
 
 def check_attention(fn) -> Result:
     """``fn(attn, x, ctx)`` → Attention output (symbolic), on Attention(32, 2 heads), H != W."""
-    from yolo_lib.nn import Attention
-
-    block = _seeded(Attention(32, num_heads=2, attn_ratio=0.5), 5)
-    x = np.random.default_rng(6).normal(size=(2, 32, 3, 4)).astype(np.float32)
-    return _block_check("Attention(32, heads=2) forward matches yolo_lib", block, fn, x)
+    return _block_check("Attention(32, heads=2) forward matches yolo_lib", "attention", fn)
 
 
 # --- 05 DFL decoding ---------------------------------------------------------------------------
 
 
-def check_dfl_decode(fn) -> Result:
-    """``fn(box_logits (B, 64, A), anchors (A, 2), strides (A,))`` numpy → boxes (B, 4, A)
-    (cx, cy, w, h in pixels), compared with ``yolo_lib.nn.dfl`` compiled to JAX."""
+@lru_cache(maxsize=None)
+def _dfl_case():
+    """Logits (2, 64, 21), anchors, strides and yolo_lib's decoded boxes, computed once."""
     import pytensor
     import pytensor.tensor as pt
 
+    from yolo_lib.compiled import MODE
     from yolo_lib.nn import dfl_distances, dist2bbox_xywh, make_anchors_np
 
     anchors, strides = make_anchors_np([(4, 4), (2, 2), (1, 1)], (8, 16, 32))
     logits = (np.random.default_rng(7).normal(size=(2, 64, len(anchors))) * 2).astype(np.float32)
     boxes = dist2bbox_xywh(dfl_distances(pt.constant(logits)), pt.constant(anchors.T.copy())) * strides[None, None, :]
-    want = pytensor.function([], boxes, mode="JAX")()
+    return logits, anchors, strides, np.asarray(pytensor.function([], boxes, mode=MODE)())
+
+
+def check_dfl_decode(fn) -> Result:
+    """``fn(box_logits (B, 64, A), anchors (A, 2), strides (A,))`` numpy → boxes (B, 4, A)
+    (cx, cy, w, h in pixels), compared with ``yolo_lib.nn.dfl`` compiled to JAX."""
+    logits, anchors, strides, want = _dfl_case()
     got, failed = _call(fn, logits, anchors, strides)
     if failed:
         return failed
@@ -283,30 +317,35 @@ def _box_pairs() -> tuple[np.ndarray, np.ndarray]:
     return b1.astype(np.float32), b2.astype(np.float32)
 
 
-def check_ciou(fn) -> Result:
-    """``fn(box1 (N, 4), box2 (N, 4))`` xyxy numpy → CIoU (N,), compared with
-    ``yolo_lib.loss.boxes.ciou`` (eps 1e-7 as Ultralytics) on 40 pairs."""
+@lru_cache(maxsize=None)
+def _ciou_case():
+    """40 box pairs and yolo_lib's CIoU of each, computed once."""
     import pytensor
 
+    from yolo_lib.compiled import MODE
     from yolo_lib.loss.boxes import ciou
 
     b1, b2 = _box_pairs()
-    want = pytensor.function([], ciou(b1, b2), mode="JAX")()
+    return b1, b2, np.asarray(pytensor.function([], ciou(b1, b2), mode=MODE)())
+
+
+def check_ciou(fn) -> Result:
+    """``fn(box1 (N, 4), box2 (N, 4))`` xyxy numpy → CIoU (N,), compared with
+    ``yolo_lib.loss.boxes.ciou`` (eps 1e-7 as Ultralytics) on 40 pairs."""
+    b1, b2, want = _ciou_case()
     got, failed = _call(fn, b1, b2)
     if failed:
         return failed
     return _compare("CIoU matches yolo_lib.loss.boxes.ciou", [("ciou", got, want, 1e-4, 1e-5)])
 
 
-def check_alignment(fn) -> Result:
-    """``fn(scores (A, C), ious (M, A), gt_labels (M,), candidates (M, A))`` numpy → the
-    alignment metric (M, A), compared with ``align`` of ``yolo_lib.loss.assigner.assign``.
-
-    ``ious`` is the raw CIoU of every (gt, predicted box) pair (may be negative).
-    """
+@lru_cache(maxsize=None)
+def _alignment_case():
+    """64 anchors on an 8x8 grid (px), 3 classes, 3 gts: inputs and the assigner's align."""
     import pytensor
     import pytensor.tensor as pt
 
+    from yolo_lib.compiled import MODE
     from yolo_lib.loss.assigner import assign, candidates_in_gts
     from yolo_lib.loss.boxes import ciou
 
@@ -322,11 +361,21 @@ def check_alignment(fn) -> Result:
     res = assign(*sym, num_classes=c)
     cand = candidates_in_gts(sym[2], sym[4], sym[5]) & sym[5][:, :, None]
     ious = ciou(sym[4][:, :, None, :], sym[1][:, None, :, :])
-    want, cand_v, ious_v = pytensor.function([], [res.align, cand, ious], mode="JAX")()
-    got, failed = _call(fn, scores[0], ious_v[0], labels[0], cand_v[0])
+    want, cand_v, ious_v = pytensor.function([], [res.align, cand, ious], mode=MODE)()
+    return scores[0], np.asarray(ious_v)[0], labels[0], np.asarray(cand_v)[0], np.asarray(want)[0]
+
+
+def check_alignment(fn) -> Result:
+    """``fn(scores (A, C), ious (M, A), gt_labels (M,), candidates (M, A))`` numpy → the
+    alignment metric (M, A), compared with ``align`` of ``yolo_lib.loss.assigner.assign``.
+
+    ``ious`` is the raw CIoU of every (gt, predicted box) pair (may be negative).
+    """
+    scores, ious, labels, candidates, want = _alignment_case()
+    got, failed = _call(fn, scores, ious, labels, candidates)
     if failed:
         return failed
-    return _compare("alignment metric matches the assigner's", [("align", got, want[0], 1e-4, 1e-9)])
+    return _compare("alignment metric matches the assigner's", [("align", got, want, 1e-4, 1e-9)])
 
 
 # --- 08 letterbox ---------------------------------------------------------------------------------
