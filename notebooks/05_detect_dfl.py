@@ -52,10 +52,11 @@ PROFILE = start()
 import matplotlib.pyplot as plt
 
 from yolo_lib.diagrams import detect_diagram
-from yolo_lib.nn import Detect, decode, dfl_distances, dist2bbox_xywh
+from yolo_lib.geometry import corners, dfl_distances
+from yolo_lib.nn import Detect, decode, dist2bbox_xywh
 from yolo_lib.show import show_source
 
-show_source(Detect.forward, dfl_distances, dist2bbox_xywh, decode)
+show_source(Detect.forward, dfl_distances, corners, dist2bbox_xywh, decode)
 detect_diagram()
 plt.show()
 for s_ in Detect.strides:

@@ -250,40 +250,24 @@ plt.show()
 # %% [markdown]
 # ## PyTensor's training step beside a pure-JAX one
 #
-# Is PyTensor worth it, or would writing the step in JAX directly be faster? `yolo_lib.train_step.TrainStep`
-# is the PyTensor step (graph, PyTensor's symbolic gradient, SGD, one JAX program);
-# `yolo_lib.jax_reference_step.JaxReferenceStep` is the same forward and loss lowered to JAX,
-# differentiated by `jax.value_and_grad`, with the same SGD written in `jax.numpy`. Compiling
-# both takes about a minute each on a 2-core CPU, so the smoke profile only prints the figures
-# recorded by `benchmarks/bench_train_step.py` (docs/benchmarks.md); the full profile measures
-# both here, called in turn so that both see the same load.
+# Is PyTensor worth it, or would writing the step in JAX directly be faster?
+# `yolo_lib.train_step.TrainStep` is the PyTensor step (graph, PyTensor's symbolic gradient,
+# SGD, one JAX program); `benchmarks/jax_reference_step.py` is the same forward and loss
+# lowered to JAX, differentiated by `jax.value_and_grad`, with the same SGD written in
+# `jax.numpy`. `benchmarks/bench_train_step.py` compiles both and times them in turn. Compiling
+# both takes about a minute each on a 2-core CPU, so the smoke profile prints the figures that
+# benchmark recorded (docs/benchmarks.md); the full profile runs it here.
 
 # %%
-from yolo_lib.jax_reference_step import JaxReferenceStep
-from yolo_lib.loss import from_image_lists
-from yolo_lib.train_step import TrainStep
+import subprocess
+import sys
+from pathlib import Path
 
+bench = Path("..", "benchmarks", "bench_train_step.py").resolve()
 if PROFILE.name == "full":
-    step_batch, step_size = 8, 320
-    step_model = build_yolo11("n", nc=2, seed=0)
-    rng = np.random.default_rng(0)
-    step_images = rng.random((step_batch, 3, step_size, step_size), dtype=np.float32)
-    step_targets = from_image_lists([np.array([[0.5, 0.5, 0.3, 0.4]])] * step_batch, [np.array([0])] * step_batch,
-                                    max_boxes=4)
-    steps = {"PyTensor TrainStep": TrainStep(step_model, step_batch, (step_size, step_size), 4),
-             "pure-JAX step": JaxReferenceStep(step_model, step_batch, (step_size, step_size), 4)}
-    step_times = {name: [] for name in steps}
-    for name, step in steps.items():
-        step(step_images, step_targets, lr=0.01)  # compile and warm up
-    for _ in range(10):
-        for name, step in steps.items():
-            t = time.perf_counter()
-            step(step_images, step_targets, lr=0.01)
-            step_times[name].append(time.perf_counter() - t)
-    for name, ts in step_times.items():
-        print(f"{name:20s} batch {step_batch} at {step_size} px: median {1000 * np.median(ts):7.1f} ms")
-    ratio = np.median(step_times["PyTensor TrainStep"]) / np.median(step_times["pure-JAX step"])
-    print(f"PyTensor / pure JAX = {ratio:.2f}")
+    run = subprocess.run([sys.executable, str(bench), "--batch", "8", "--imgsz", "320", "--steps", "10"],
+                         capture_output=True, text=True, check=True)
+    print("\n".join(run.stdout.strip().splitlines()[-12:]))
 else:
     print("smoke profile: not compiled here. Recorded by benchmarks/bench_train_step.py on the 2-core CPU VM,")
     print("batch 8 at 320 px, idle machine (docs/benchmarks.md, 2026-12-01):")

@@ -264,9 +264,11 @@ def _dfl_case():
     import pytensor.tensor as pt
 
     from yolo_lib.compiled import MODE
-    from yolo_lib.nn import dfl_distances, dist2bbox_xywh, make_anchors_np
+    from yolo_lib.geometry import dfl_distances, make_anchors
+    from yolo_lib.nn import dist2bbox_xywh
 
-    anchors, strides = make_anchors_np([(4, 4), (2, 2), (1, 1)], (8, 16, 32))
+    anchors, strides = make_anchors(shapes=[(4, 4), (2, 2), (1, 1)])
+    strides = strides[:, 0]
     logits = (np.random.default_rng(7).normal(size=(2, 64, len(anchors))) * 2).astype(np.float32)
     boxes = dist2bbox_xywh(dfl_distances(pt.constant(logits)), pt.constant(anchors.T.copy())) * strides[None, None, :]
     return logits, anchors, strides, np.asarray(pytensor.function([], boxes, mode=MODE)())
