@@ -108,7 +108,7 @@ print("max-pool of an all -1 image, corner value:", float(np.asarray(pools(neg)[
 # `attn.scale`. View qkv's output as (B, heads, 2·key_dim + head_dim, N) and split each head
 # into q | k | v in that order. `pt.matmul` multiplies the last two axes, `.transpose(0, 1, 3, 2)`
 # swaps them, `softmax(.., axis=-1)` comes from `pytensor.tensor.special`, and
-# `yolo_lib.nn.module.dims(x)` gives (B, C, H, W) as numbers. The check uses H != W, so a
+# `yolo_lib.geometry.dims(x)` gives (B, C, H, W) as numbers. The check uses H != W, so a
 # swapped reshape shows up.
 
 
@@ -124,7 +124,7 @@ def solution_attention_forward(attn, x, ctx):
     import pytensor.tensor as pt
     from pytensor.tensor.special import softmax
 
-    from yolo_lib.nn.module import dims
+    from yolo_lib.geometry import dims
 
     b, c, h, w = dims(x)
     qkv = attn.qkv(x, ctx).reshape((b, attn.num_heads, 2 * attn.key_dim + attn.head_dim, h * w))
