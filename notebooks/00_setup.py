@@ -22,6 +22,25 @@ from yolo_lib.profile import start
 PROFILE = start()
 
 # %% [markdown]
+# ## The map: YOLO11n, and which notebook teaches each part
+#
+# Every box is one of the model's 24 layers (plus the loss), wired as in Ultralytics'
+# `yolo11.yaml`; `[NN]` is the notebook that builds it. 01 derives BatchNorm's backward pass
+# (inside every Conv), 02 writes the convolution, pooling and upsampling Ops, 03 the Conv and
+# C3k2 blocks, 04 SPPF and the C2PSA attention, 05 the Detect head and DFL decoding, 06 the
+# whole model and its neck, 07 the loss; 08 prepares the data, then evaluation, training, ONNX
+# export and the browser demo follow. Each notebook from 01 on has exercises: a cell for your
+# code, a check that says exactly what is wrong, and a hidden solution.
+
+# %%
+import matplotlib.pyplot as plt
+
+from yolo_lib.diagrams import yolo11_map
+
+yolo11_map()
+plt.show()
+
+# %% [markdown]
 # ## The environment check
 #
 # One line per requirement, OK or FAIL. The same function is called by the unit tests

@@ -11,7 +11,8 @@
 # %% [markdown]
 # # 01 · BatchNorm by hand: the training-mode backward pass
 #
-# Every one of YOLO11n's 81 `Conv` blocks is *convolution → BatchNorm → SiLU*. PyTensor has no
+# Every one of YOLO11n's 81 `Conv` blocks is *convolution → BatchNorm*, and 77 of them then apply
+# SiLU (the four inside the attention block have no activation; notebook 03 counts them). PyTensor has no
 # BatchNorm, so the workshop library brings its own (`yolo_lib.ops.batch_norm_train`), with a
 # backward pass written out by hand instead of left to autodiff. In this notebook we derive that
 # backward pass, implement it in a few lines of numpy, and check every gradient against
@@ -75,8 +76,17 @@ def bn_forward(x, gamma, beta, eps=1e-3):
 #   + \frac{\partial L}{\partial \sigma^2}\,\frac{2 (x_i - \mu)}{M}
 #   + \frac{\partial L}{\partial \mu}\,\frac1M .$$
 #
-# Substitute $x_i - \mu = \hat x_i \sqrt{\sigma^2+\epsilon}$ and collect the common factor: the
-# whole thing collapses to one line that reuses the two sums we already have for β and γ,
+# Write $s = (\sigma^2+\epsilon)^{-1/2}$, so that $x_i - \mu = \hat x_i / s$. Then the two sums
+# become sums we already have for β and γ:
+# $$\frac{\partial L}{\partial \sigma^2} = -\tfrac12 \gamma s^3 \sum_j g_j (x_j - \mu)
+#   = -\tfrac12 \gamma s^2 \sum_j g_j \hat x_j, \qquad
+#   \frac{\partial L}{\partial \mu} = -\gamma s \sum_j g_j .$$
+# Put them into the three terms of $\partial L / \partial x_i$, replacing $x_i - \mu$ by $\hat x_i / s$:
+# $$\frac{\partial L}{\partial x_i} = \gamma s\, g_i
+#   \;-\; \tfrac12 \gamma s^2 \Big(\sum_j g_j \hat x_j\Big) \frac{2 \hat x_i}{s M}
+#   \;-\; \gamma s \Big(\sum_j g_j\Big) \frac1M
+#   = \frac{\gamma s}{M}\Big(M g_i - \hat x_i \sum_j g_j \hat x_j - \sum_j g_j\Big).$$
+# Every term carries $\gamma s / M$; taking it out gives the one line we implement,
 # $$\boxed{\;\frac{\partial L}{\partial x_i} = \frac{\gamma}{M\sqrt{\sigma^2+\epsilon}}
 #   \Big(M g_i - \sum_j g_j - \hat x_i \sum_j g_j \hat x_j\Big)\;}$$
 #
@@ -311,6 +321,53 @@ print(
     f"forward+backward at {shape}: analytic {t_analytic:.2f} ms, autodiff {t_autodiff:.2f} ms (median of {repeats})"
 )
 print(f"autodiff / analytic = {t_autodiff / t_analytic:.2f}")
+
+# %% [markdown]
+# ## Exercise 1 · the backward pass in stages
+#
+# Write `bn_backward_staged(g, x, gamma, eps)` for a training-mode BatchNorm of `x` (N, C, H, W)
+# **without** the boxed formula: recompute the forward pass (μ, σ², x̂), then walk back one
+# stage at a time exactly as in the derivation: ∂L/∂β and ∂L/∂γ, ∂L/∂x̂, ∂L/∂σ², ∂L/∂μ and
+# finally ∂L/∂x as the sum of its three paths. Return `(dx, dgamma, dbeta)` with the shapes of
+# `x`, `gamma` and `gamma`. Sums over a channel are `.sum(axis=(0, 2, 3), keepdims=True)`.
+#
+# The check cell compares your three arrays with the gradient of `yolo_lib`'s BatchNorm Op and
+# names the first array and element that disagree. Until you fill in the stub it checks the
+# hidden solution instead (the collapsed cell below the stub: expand it only to compare).
+
+
+# %%
+def bn_backward_staged(g, x, gamma, eps=1e-3):
+    """YOUR CODE: (dx, dgamma, dbeta) of training-mode BatchNorm for upstream gradient g."""
+    raise NotImplementedError("exercise 1: write the backward pass stage by stage")
+
+
+# %% tags=["solution"] jupyter={"source_hidden": true}
+def solution_bn_backward_staged(g, x, gamma, eps=1e-3):
+    """Solution of exercise 1: the derivation, one stage per line."""
+    import numpy as np
+
+    axes = (0, 2, 3)
+    m = x.shape[0] * x.shape[2] * x.shape[3]
+    gam = gamma[None, :, None, None]
+    mu = x.mean(axis=axes, keepdims=True)
+    xc = x - mu
+    var = (xc**2).mean(axis=axes, keepdims=True)
+    inv_std = 1.0 / np.sqrt(var + eps)
+    xhat = xc * inv_std
+    dbeta = g.sum(axis=axes)
+    dgamma = (g * xhat).sum(axis=axes)
+    dxhat = gam * g
+    dvar = (dxhat * xc).sum(axis=axes, keepdims=True) * -0.5 * inv_std**3
+    dmu = -(dxhat * inv_std).sum(axis=axes, keepdims=True)  # the path through σ² adds 0
+    dx = dxhat * inv_std + dvar * 2.0 * xc / m + dmu / m
+    return dx, dgamma, dbeta
+
+
+# %%
+from yolo_lib.exercises import check_bn_backward, run_exercise
+
+run_exercise(check_bn_backward, bn_backward_staged, solution_bn_backward_staged);
 
 # %% [markdown]
 # ## The library version

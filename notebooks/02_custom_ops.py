@@ -26,7 +26,7 @@ from yolo_lib.profile import start
 PROFILE = start()
 
 # %%
-import inspect
+import warnings
 
 import jax
 import matplotlib.pyplot as plt
@@ -36,12 +36,12 @@ import pytensor.tensor as pt
 
 from yolo_lib.ops import Conv2d, conv2d, max_pool2d, upsample_nearest
 from yolo_lib.ops import conv as conv_module
+from yolo_lib.show import show_source as show  # the real code from yolo_lib, on the page
 
-
-
-def show(obj):
-    """Print the source of a function or method from yolo_lib (the real code, not a copy)."""
-    print(inspect.getsource(obj))
+# PyTensor's default backend (Numba) runs an Op without a Numba implementation, like ours,
+# through its Python `perform` ("object mode") and warns each time it does. This notebook uses
+# that on purpose (below, and in `.eval()`), so the warning is silenced here, for that one message.
+warnings.filterwarnings("ignore", message="Numba will use object mode", category=UserWarning)
 
 
 # %% [markdown]
@@ -79,6 +79,40 @@ show(Conv2d.perform)
 show(Conv2d.pullback)
 
 # %% [markdown]
+# ### Exercise 2 · the output shape of a convolution
+#
+# `infer_shape` and `make_node` both rest on one formula per spatial axis. Write
+# `conv_output_shape(x_shape, w_shape, stride, padding, dilation, groups)` returning the output
+# shape `(N, O, Ho, Wo)` of `conv2d`. `stride` is an int or a pair (sh, sw); `padding` is an int
+# (the same on every side) or `((top, bottom), (left, right))`; a dilated kernel of size k
+# covers `dilation * (k - 1) + 1` pixels. The check compares with the static shape `Conv2d`
+# infers on five cases, and prints the first case where you differ.
+
+
+# %%
+def conv_output_shape(x_shape, w_shape, stride, padding, dilation, groups):
+    """YOUR CODE: (N, O, Ho, Wo) for x (N, C, H, W) and w (O, C // groups, kh, kw)."""
+    raise NotImplementedError("exercise 2: the sliding-window length formula")
+
+
+# %% tags=["solution"] jupyter={"source_hidden": true}
+def solution_conv_output_shape(x_shape, w_shape, stride, padding, dilation, groups):
+    """Solution of exercise 2."""
+    sh, sw = (stride, stride) if isinstance(stride, int) else stride
+    pads = ((padding, padding), (padding, padding)) if isinstance(padding, int) else padding
+    out = []
+    for n, k, s, (before, after) in zip(x_shape[2:], w_shape[2:], (sh, sw), pads):
+        span = dilation * (k - 1) + 1
+        out.append((n + before + after - span) // s + 1)
+    return (x_shape[0], w_shape[0], *out)
+
+
+# %%
+from yolo_lib.exercises import check_conv_output_shape, check_jax_conv, run_exercise
+
+run_exercise(check_conv_output_shape, conv_output_shape, solution_conv_output_shape);
+
+# %% [markdown]
 # **Lowering to JAX.** PyTensor's JAX backend asks `jax_funcify` for a JAX function per Op; we
 # register one for each Op type. It reads the Op's static parameters and returns a closure over
 # `jax.lax.conv_general_dilated`. For the input gradient, `jax.linear_transpose` derives the
@@ -87,6 +121,35 @@ show(Conv2d.pullback)
 # %%
 show(conv_module._lax_conv)
 show(conv_module._jax_conv2d_grad_input)
+
+# %% [markdown]
+# ### Exercise 3 · the JAX lowering
+#
+# The body of a lowering is one call to `jax.lax.conv_general_dilated`. Write
+# `jax_conv(x, w, stride, padding, groups)` for numpy NCHW input `x`, OIHW weights `w`, an int
+# stride and an int padding applied to every side (as PyTorch does: no `"SAME"`!). Read
+# `_lax_conv` above for the argument names if you are stuck. The check compares your output with
+# the `Conv2d` Op compiled to JAX, including a grouped case.
+
+
+# %%
+def jax_conv(x, w, stride, padding, groups):
+    """YOUR CODE: conv2d of x (N, C, H, W) with w (O, C // groups, k, k) using jax.lax."""
+    raise NotImplementedError("exercise 3: one call to jax.lax.conv_general_dilated")
+
+
+# %% tags=["solution"] jupyter={"source_hidden": true}
+def solution_jax_conv(x, w, stride, padding, groups):
+    """Solution of exercise 3."""
+    import jax
+
+    return jax.lax.conv_general_dilated(
+        x, w, window_strides=(stride, stride), padding=((padding, padding), (padding, padding)),
+        feature_group_count=groups, dimension_numbers=("NCHW", "OIHW", "NCHW"))
+
+
+# %%
+run_exercise(check_jax_conv, jax_conv, solution_jax_conv);
 
 # %% [markdown]
 # ## Using it
@@ -144,6 +207,34 @@ for backend, f in (("JAX", f_jax), ("default", f_default)):
     )
     assert max(diffs) < 1e-5
 
+# %% [markdown]
+# ## What PyTensor does with a graph: before and after rewriting
+#
+# `pytensor.function` does not run the graph you wrote. It first *rewrites* it: merges duplicate
+# subexpressions, folds constants, replaces slow patterns by fast ones, and only then hands the
+# result to the backend. `pytensor.dprint` shows both. A small example: SiLU followed by a
+# stride-2 convolution, and the gradient of its sum with respect to the weights. As written,
+# the gradient graph still contains the forward convolution and its sum (`Second` only reads
+# their shapes to build a tensor of ones); after rewriting, both are gone.
+
+# %%
+xg = pt.tensor("x", dtype="float32", shape=(1, 3, 8, 8))
+wg = pt.tensor("w", dtype="float32", shape=(4, 3, 3, 3))
+silu_x = xg * pt.sigmoid(xg)
+out_g = conv2d(silu_x, wg, stride=2, padding=1)
+grad_w = pytensor.grad(out_g.sum(), wg)
+print("=== the graph as written (gradient w.r.t. w) ===")
+pytensor.dprint(grad_w)
+small_fn = pytensor.function([xg, wg], grad_w, mode="JAX")
+print("\n=== after PyTensor's rewrites, as compiled for JAX ===")
+pytensor.dprint(small_fn);
+
+# %% [markdown]
+# The `Conv2dGradWeight` node survives untouched (it is ours: PyTensor cannot see inside it);
+# the multiply and the sigmoid of SiLU are fused into one `Composite` node; the tensor of ones
+# has become a constant, so the forward convolution and the sum, needed only for their shapes,
+# are never computed.
+#
 # %% [markdown]
 # What did XLA get? We lower the compiled graph once more and count the convolutions in its
 # program text: one forward, one for the input gradient, one for the weight gradient.

@@ -11,8 +11,9 @@
 # %% [markdown]
 # # 03 · Conv, Bottleneck and C3k2: the backbone's bricks
 #
-# YOLO11 is built from one small unit, repeated 81 times: **Conv** = convolution (no bias,
-# padding k//2 on every side) → BatchNorm (eps 1e-3) → SiLU. Stacking two 3x3 Convs with a
+# YOLO11 is built from one small unit, used 81 times in YOLO11n: **Conv** = convolution (no
+# bias, padding k//2 on every side) → BatchNorm (eps 1e-3) → SiLU (77 of the 81 end in SiLU; the
+# four inside C2PSA's attention and feed-forward output have no activation, as counted below). Stacking two 3x3 Convs with a
 # residual gives a **Bottleneck**; a **C3k2** block splits a 1x1 Conv's output in two halves,
 # sends the last piece through n Bottlenecks (or C3k blocks, themselves small CSP blocks) and
 # concatenates every piece before a final 1x1 Conv. Here we build each one from `yolo_lib`,
@@ -25,6 +26,32 @@ from yolo_lib.profile import start
 PROFILE = start()
 
 # %% [markdown]
+# ## The code and the picture
+#
+# Here is the code that runs, straight from `yolo_lib` (not a copy): `Conv.forward`, then the
+# Bottleneck and the C3k2 block. Below it, the C3k2 block as a diagram: `cv1` widens to 2c
+# channels and splits them into two halves y0 and y1; each of the n inner blocks takes the
+# *last* piece and appends its output; `cv2` mixes all 2 + n pieces. Every piece reaches the
+# output through a short path, which keeps gradients healthy in a deep network.
+
+# %%
+import matplotlib.pyplot as plt
+
+from yolo_lib.diagrams import c3k2_diagram
+from yolo_lib.model import build_yolo11
+from yolo_lib.nn import C3k2, Bottleneck, Conv
+from yolo_lib.show import show_source
+
+show_source(Conv.forward, Bottleneck.forward, C3k2.__init__, C3k2.forward)
+c3k2_diagram()
+plt.show()
+
+convs = [m for _, m in build_yolo11("n", nc=2, init=False).named_modules() if isinstance(m, Conv)]
+print(f"YOLO11n has {len(convs)} Conv blocks; {sum(m.act for m in convs)} end in SiLU, "
+      f"{sum(not m.act for m in convs)} have no activation")
+assert (len(convs), sum(m.act for m in convs)) == (81, 77)
+
+# %% [markdown]
 # ## Building the blocks and counting their parameters
 #
 # A `Conv(c1, c2, k, s)` owns `conv.weight` (c2, c1, k, k) plus BatchNorm's `bn.weight` and
@@ -34,8 +61,6 @@ PROFILE = start()
 # for the same layers of YOLO11n (`shared/reference/yolo11n.md`).
 
 # %%
-from yolo_lib.nn import C3k2, Bottleneck, Conv
-
 ULTRALYTICS = {"Conv 3->16 k3 s2 (layer 0)": 464, "Conv 16->32 k3 s2 (layer 1)": 4672,
                "C3k2 32->64 n=1 e=0.25 (layer 2)": 6640, "C3k2 128->128 c3k (layer 6)": 87040}
 ours = {"Conv 3->16 k3 s2 (layer 0)": Conv(3, 16, 3, 2), "Conv 16->32 k3 s2 (layer 1)": Conv(16, 32, 3, 2),
@@ -49,6 +74,40 @@ for name, block in ours.items():
 print("\nparameters of one Bottleneck(16, 16):")
 for name, var in Bottleneck(16, 16).named_parameters():
     print(f"  {name:16s} {var.type.shape}")
+
+# %% [markdown]
+# ## Exercise 4 · the C3k2 forward pass
+#
+# Write `c3k2_forward(block, x, ctx)`: the symbolic forward pass of a `C3k2` block, using its
+# children `block.cv1`, `block.cv2` and `block.m` (a `Sequential`; its blocks are
+# `block.m._modules.values()`), each called as `child(x, ctx)`, and `block.c`, the width of one
+# piece. Concatenate with `pt.concatenate(pieces, axis=1)`. The check compiles your graph and
+# `yolo_lib`'s on a C3k2 with n = 2 (so that *which* piece each block reads matters) and random
+# weights, and reports the worst element if they differ.
+
+
+# %%
+def c3k2_forward(block, x, ctx):
+    """YOUR CODE: C3k2 output (B, c2, H, W) for symbolic x (B, c1, H, W)."""
+    raise NotImplementedError("exercise 4: split, chain, concatenate, mix")
+
+
+# %% tags=["solution"] jupyter={"source_hidden": true}
+def solution_c3k2_forward(block, x, ctx):
+    """Solution of exercise 4."""
+    import pytensor.tensor as pt
+
+    y = block.cv1(x, ctx)
+    pieces = [y[:, : block.c], y[:, block.c :]]
+    for inner in block.m._modules.values():
+        pieces.append(inner(pieces[-1], ctx))
+    return block.cv2(pt.concatenate(pieces, axis=1), ctx)
+
+
+# %%
+from yolo_lib.exercises import check_c3k2_forward, run_exercise
+
+run_exercise(check_c3k2_forward, c3k2_forward, solution_c3k2_forward);
 
 # %% [markdown]
 # ## Each block alone against Ultralytics
@@ -88,29 +147,45 @@ if ref is not None:
     print("every block matches Ultralytics within 1e-4")
 
 # %% [markdown]
-# ## What the first layers see
+# ## What the first layers see, on a real photograph
 #
-# Layer 0 (a stride-2 3x3 Conv) halves the resolution; layer 2 (C3k2) keeps it and mixes
-# channels. With random weights the maps are not meaningful detectors yet, but the edges and
-# colour blobs of the input already show through the first layer.
+# Layer 0 (a stride-2 3x3 Conv) halves the resolution, layer 2 (C3k2) keeps it and mixes
+# channels, layer 4 (C3k2) works at stride 8. The input is a real photograph that matplotlib ships
+# (so it is there offline and in CI), letterboxed to 320x320 with grey bars, exactly as the
+# model sees it. The weights are **not trained**: they are the fixture's random Ultralytics
+# initialisation when the fixture is present, else our own seeded initialisation. Even so, the
+# first layer's random filters respond to the photo's edges and colour regions (a random 3x3
+# filter is still a local difference or average), and the outline of the face survives to
+# layer 4. Deeper, an untrained network mostly shows the image border (the zero padding of
+# every 3x3 convolution adds up): trained weights decide *which* patterns get amplified.
+# Colours are scaled per map to its 1st-99th percentile.
 
 # %%
-import matplotlib.pyplot as plt
+import pytensor
 
-if ref is not None:
-    fig, axes = plt.subplots(3, 8, figsize=(16, 6.4))
-    axes[0, 0].imshow(ref["input/img"][0].transpose(1, 2, 0))
-    axes[0, 0].set_title("input {}x{}".format(*ref["input/img"].shape[2:]))
-    for ax, c in zip(axes[0, 1:], range(7)):
-        ax.imshow(outputs[0, "eval"][0, c], cmap="viridis")
-        ax.set_title(f"layer 0 ch {c}")
-    for ax, c in zip(axes[1], range(8)):
-        ax.imshow(outputs[2, "eval"][0, c], cmap="viridis")
-        ax.set_title(f"layer 2 ch {c}")
-    for ax, c in zip(axes[2], range(8)):
-        ax.imshow(outputs[6, "eval"][0, c], cmap="viridis")
-        ax.set_title(f"layer 6 ch {c}")
-    for ax in axes.ravel():
-        ax.axis("off")
-    plt.tight_layout()
-    plt.show()
+from yolo_lib.compiled import MODE, images_variable
+from yolo_lib.data.sample_photo import CREDIT, sample_photo
+
+photo, photo_batch, _ = sample_photo(320)
+if ref is None:
+    model = build_yolo11("n", nc=2, seed=0)
+    weights_note = "our seeded random initialisation (no reference)"
+else:
+    weights_note = "the reference's random Ultralytics initialisation"
+images = images_variable(1, 320, 320)
+layers = model.forward(images).layers
+maps = pytensor.function([images], [layers[i] for i in (0, 2, 4)], mode=MODE)(photo_batch)
+
+fig, axes = plt.subplots(3, 6, figsize=(15, 7.8))
+axes[0, 0].imshow(photo)
+axes[0, 0].set_title("input 320x320", fontsize=9)
+for row, (layer, fmap) in enumerate(zip((0, 2, 4), maps)):
+    for ax, c in zip(axes[row, 1 if row == 0 else 0:], range(6)):
+        values = np.asarray(fmap)[0, c]
+        ax.imshow(values, cmap="viridis", vmin=np.percentile(values, 1), vmax=np.percentile(values, 99))
+        ax.set_title(f"layer {layer} ch {c} ({fmap.shape[2]}x{fmap.shape[3]})", fontsize=9)
+for ax in axes.ravel():
+    ax.axis("off")
+fig.suptitle(f"{CREDIT}; weights: {weights_note} (untrained)")
+plt.tight_layout()
+plt.show()

@@ -23,14 +23,40 @@ from yolo_lib.profile import start
 PROFILE = start()
 
 # %% [markdown]
+# ## The code and the pictures
+#
+# The source of SPPF and of the attention path, from `yolo_lib`, then both blocks as diagrams.
+#
+# **Attention, in equations.** Per head h, over the N = H·W positions (N = 100 at 320x320),
+# the 1x1 `qkv` convolution gives queries and keys $Q_h, K_h \in \mathbb{R}^{d_k \times N}$
+# ($d_k$ = 32) and values $V_h \in \mathbb{R}^{d_v \times N}$ ($d_v$ = 64). Then
+# $$A_h = \operatorname{softmax}_{\text{row}}\!\Big(\frac{Q_h^\top K_h}{\sqrt{d_k}}\Big) \in \mathbb{R}^{N\times N},
+#   \qquad O_h = V_h A_h^\top \in \mathbb{R}^{d_v \times N},$$
+# row $i$ of $A_h$ being how much position $i$ takes from every position (it sums to one). The
+# heads are stacked back into 128 channels, a depthwise 3x3 convolution of the values (`pe`)
+# adds a sense of *where* (attention alone is blind to position), and `proj` mixes:
+# $$\text{Attention}(x) = \operatorname{proj}\big(O + \operatorname{pe}(V)\big), \qquad
+#   \text{PSABlock}(x) = x' + \operatorname{FFN}(x'),\quad x' = x + \text{Attention}(x).$$
+
+# %%
+import matplotlib.pyplot as plt
+
+from yolo_lib.diagrams import c2psa_diagram, sppf_diagram
+from yolo_lib.nn import C2PSA, SPPF, Attention, PSABlock
+from yolo_lib.show import show_source
+
+show_source(SPPF.forward, Attention.scores, Attention.forward, PSABlock.forward, C2PSA.forward)
+sppf_diagram()
+c2psa_diagram()
+plt.show()
+
+# %% [markdown]
 # ## Parameters beside Ultralytics
 #
 # For YOLO11n the attention works on c = 128 channels: 2 heads of 64, keys and queries of 32
 # per head (so `qkv` maps 128 → 256 = per head 32 q + 32 k + 64 v), scale 32^-0.5.
 
 # %%
-from yolo_lib.nn import C2PSA, SPPF, Attention
-
 ULTRALYTICS = {"SPPF 256->256 k5 (layer 9)": 164608, "C2PSA 256->256 (layer 10)": 249728}
 blocks = {"SPPF 256->256 k5 (layer 9)": SPPF(256, 256, 5), "C2PSA 256->256 (layer 10)": C2PSA(256, 256, 1)}
 print(f"{'block':28s} {'yolo_lib':>9s} {'Ultralytics':>11s}")
@@ -50,7 +76,6 @@ for name, var in attn.named_parameters():
 # activations (SiLU outputs go down to -0.28): a zero would win the max at the border.
 
 # %%
-import matplotlib.pyplot as plt
 import numpy as np
 import pytensor
 import pytensor.tensor as pt
@@ -73,6 +98,46 @@ for ax, img, title in zip(axes, [impulse, *pools(impulse)], ["input", "pool 1: 5
 plt.show()
 neg = -np.ones((1, 1, 21, 21), np.float32)
 print("max-pool of an all -1 image, corner value:", float(np.asarray(pools(neg)[0])[0, 0, 0, 0]), "(zero padding would give 0)")
+
+# %% [markdown]
+# ## Exercise 5 · the attention block
+#
+# Write `attention_forward(attn, x, ctx)`, the symbolic forward pass of an `Attention` module,
+# from the equations above. You get `attn.qkv`, `attn.pe`, `attn.proj` (call them as
+# `child(x, ctx)`), `attn.num_heads`, `attn.key_dim`, `attn.head_dim`, `attn.dim` and
+# `attn.scale`. View qkv's output as (B, heads, 2·key_dim + head_dim, N) and split each head
+# into q | k | v in that order. `pt.matmul` multiplies the last two axes, `.transpose(0, 1, 3, 2)`
+# swaps them, `softmax(.., axis=-1)` comes from `pytensor.tensor.special`, and
+# `yolo_lib.geometry.dims(x)` gives (B, C, H, W) as numbers. The check uses H != W, so a
+# swapped reshape shows up.
+
+
+# %%
+def attention_forward(attn, x, ctx):
+    """YOUR CODE: Attention output (B, dim, H, W) for symbolic x (B, dim, H, W)."""
+    raise NotImplementedError("exercise 5: q, k, v; softmax(q^T k * scale); v attn^T + pe(v); proj")
+
+
+# %% tags=["solution"] jupyter={"source_hidden": true}
+def solution_attention_forward(attn, x, ctx):
+    """Solution of exercise 5."""
+    import pytensor.tensor as pt
+    from pytensor.tensor.special import softmax
+
+    from yolo_lib.geometry import dims
+
+    b, c, h, w = dims(x)
+    qkv = attn.qkv(x, ctx).reshape((b, attn.num_heads, 2 * attn.key_dim + attn.head_dim, h * w))
+    q, k, v = qkv[:, :, : attn.key_dim], qkv[:, :, attn.key_dim : 2 * attn.key_dim], qkv[:, :, 2 * attn.key_dim :]
+    weights_ = softmax(pt.matmul(q.transpose(0, 1, 3, 2), k) * pt.constant(attn.scale, dtype="float32"), axis=-1)
+    o = pt.matmul(v, weights_.transpose(0, 1, 3, 2)).reshape((b, c, h, w))
+    return attn.proj(o + attn.pe(v.reshape((b, c, h, w)), ctx), ctx)
+
+
+# %%
+from yolo_lib.exercises import check_attention, run_exercise
+
+run_exercise(check_attention, attention_forward, solution_attention_forward);
 
 # %% [markdown]
 # ## SPPF and C2PSA alone against Ultralytics
@@ -129,3 +194,49 @@ if ref is not None:
         axes[head + 2].imshow(attn_map[0, head, centre].reshape(h, w), cmap="magma")
         axes[head + 2].set_title(f"head {head}: centre cell attends to")
     plt.show()
+
+# %% [markdown]
+# ## Attention on a real photograph
+#
+# The same attention, now for a real photo (matplotlib's sample portrait, letterboxed to
+# 320x320): we compile the backbone up to C2PSA and read the attention weights. The weights are
+# **untrained** (the fixture's random Ultralytics initialisation, or our seeded one without the
+# fixture), and it shows: the attention is almost **uniform**, every weight within a few percent
+# of 1/100 (the titles give the range; the colours are stretched to it). Untrained queries and
+# keys are small and nearly unrelated, so $Q^\top K/\sqrt{d_k}$ is close to zero everywhere
+# and the softmax is close to flat. What the picture shows is the mechanics: each of the 10x10
+# stride-32 cells spreads one unit of attention over all 100 cells, the two heads differently,
+# with a faint preference that follows the photo's large regions. In a trained model the same
+# maps concentrate on the object a cell belongs to.
+
+# %%
+from yolo_lib.compiled import images_variable
+from yolo_lib.data.sample_photo import CREDIT, sample_photo
+from yolo_lib.model import build_yolo11
+from yolo_lib.nn import ForwardContext
+
+photo, photo_batch, _ = sample_photo(320)
+if ref is None:
+    model = build_yolo11("n", nc=2, seed=0)
+weights_note = "fixture's random Ultralytics init" if ref is not None else "seeded random init, no fixture"
+c2psa = model.model._modules["10"]
+images = images_variable(1, 320, 320)
+ctx = ForwardContext()
+layer9 = model.forward(images).layers[9]
+photo_attention, _ = c2psa.m._modules["0"].attn.scores(c2psa.cv1(layer9, ctx)[:, c2psa.c :], ctx)
+att = np.asarray(pytensor.function([images], photo_attention, mode=MODE)(photo_batch))[0]  # (2, 100, 100)
+
+cells = {"face": (3, 5), "flag": (2, 1), "uniform": (8, 5)}  # (row, col) on the 10x10 grid
+fig, axes = plt.subplots(2, 3, figsize=(12, 8))
+for head in range(2):
+    for ax, (name, (r, c)) in zip(axes[head], cells.items()):
+        ax.imshow(photo)
+        heat = att[head, r * 10 + c].reshape(10, 10)
+        ax.imshow(np.kron(heat, np.ones((32, 32))), cmap="magma", alpha=0.6)
+        ax.add_patch(plt.Rectangle((c * 32, r * 32), 32, 32, fill=False, ec="cyan", lw=2))
+        ax.set_title(f"head {head}: cell '{name}' (cyan) attends to\n"
+                     f"weights {heat.min():.4f} .. {heat.max():.4f} (uniform: 0.0100)", fontsize=9)
+        ax.axis("off")
+fig.suptitle(f"{CREDIT}; C2PSA attention, weights: {weights_note} (untrained)")
+plt.tight_layout()
+plt.show()

@@ -62,8 +62,10 @@ if root is not None:
 
     photo, _ = letterbox_image(Image.open(sorted((root / "data/coco128/images").glob("*.jpg"))[0]), IMGSZ)
 else:
-    print("note: ../shared is absent, drawing on a grey canvas instead of a COCO image")
-    photo = np.full((IMGSZ, IMGSZ, 3), 114, np.uint8)
+    from yolo_lib.data.sample_photo import sample_photo
+
+    print("note: ../shared is absent, drawing on matplotlib's sample photograph instead of a COCO image")
+    photo = sample_photo(IMGSZ)[0]
 
 fig, axes = plt.subplots(1, 3, figsize=(13, 4.5))
 for ax, s, colour in zip(axes, (8, 16, 32), ("tab:red", "tab:orange", "tab:cyan")):
@@ -111,7 +113,9 @@ print("classes:\n", targets.classes)
 #
 # 1. takes as **candidates** the anchors whose centre lies strictly inside the gt. A gt side
 #    shorter than 16 px (the second stride) is stretched to 16 px about its centre for this test
-#    only, so tiny objects still get anchors (the fixture holds such a 6x10 px box);
+#    only, so tiny objects still get anchors (the fixture holds such a 6x10 px box). This floor
+#    is new in Ultralytics 8.4; 8.3.x has none, and there a gt smaller than a cell can end up
+#    with no candidate at all;
 # 2. scores each candidate with the **alignment** $t = s^{0.5}\, u^{6}$, with $s$ the predicted
 #    probability of the gt's class and $u$ the CIoU between the predicted and the gt box;
 # 3. keeps the **top 10** candidates by $t$ (a gt with fewer than 10 candidates of $t > 0$ fills
@@ -120,6 +124,13 @@ print("classes:\n", targets.classes)
 # 4. gives an anchor claimed by several gts to the one it overlaps most (largest CIoU);
 # 5. sets the **target score** of a positive to its alignment, rescaled per gt so that the best
 #    positive gets that gt's best CIoU. Early in training CIoUs are small, so targets are soft.
+#
+# Said plainly: **the classification target of a positive anchor is not 1.** It is a number
+# between 0 and 1 for the gt's class (0 for the other classes, and 0 for every class of a
+# negative anchor), equal to how well that anchor's *predicted box* already fits the gt, scaled
+# so that the best anchor of the gt gets the best CIoU. The BCE then teaches the class score to
+# predict box quality, so at inference a high score means "right class *and* a good box". The
+# cell after the figure prints a few of these targets.
 
 # %%
 res = loss_on_heads(box_maps, cls_maps, targets)
@@ -150,6 +161,14 @@ for b, ax in enumerate(axes):
     ax.set_xlim(0, IMGSZ), ax.set_ylim(IMGSZ, 0)
 plt.tight_layout()
 plt.show()
+
+# %%
+pos_b, pos_a = np.nonzero(res["fg_mask"])
+print("target scores (the BCE targets) of the first positives, per class:")
+for b, a in list(zip(pos_b, pos_a))[:6]:
+    print(f"  image {b} anchor {a:4d}: [{', '.join(f'{v:.4f}' for v in res['scores'][b, a])}]  "
+          f"(gt class {targets.classes[b, res['gt_idx'][b, a]]})")
+print(f"largest target score in the batch: {res['scores'].max():.4f} (a hard one-hot target would be 1)")
 
 # %% [markdown]
 # Candidates cover the whole inside of each box and all three levels; the top-10 picks cluster
@@ -191,6 +210,73 @@ plt.show()
 # aspect term is small here ($v \approx 0.04$) and its weight $\alpha = v / (1 - \mathrm{IoU} + v)$
 # grows as IoU grows: shape only starts to matter once the boxes overlap well.
 #
+# ## Exercise 8 · CIoU
+#
+# Write `ciou_np(box1, box2)` in numpy for N pairs of xyxy boxes (N, 4) → (N,), from the formula
+# above, with Ultralytics' epsilons: eps = 1e-7 is added to both heights (w/h in the arctan),
+# to the union and to $c^2$, and $\alpha = v / (v - \mathrm{IoU} + 1 + \mathrm{eps})$. The check
+# compares with `yolo_lib.loss.boxes.ciou` on 40 pairs (including identical and disjoint boxes)
+# and names the first pair that differs.
+
+
+# %%
+def ciou_np(box1, box2):
+    """YOUR CODE: CIoU (N,) of xyxy boxes box1, box2 (N, 4)."""
+    raise NotImplementedError("exercise 8: IoU - (rho^2 / c^2 + v * alpha)")
+
+
+# %% tags=["solution"] jupyter={"source_hidden": true}
+def solution_ciou(box1, box2, eps=1e-7):
+    """Solution of exercise 8."""
+    import numpy as np
+
+    (x1, y1, x2, y2), (u1, v1, u2, v2) = box1.T.astype(np.float64), box2.T.astype(np.float64)
+    w1, h1, w2, h2 = x2 - x1, y2 - y1 + eps, u2 - u1, v2 - v1 + eps
+    inter = np.clip(np.minimum(x2, u2) - np.maximum(x1, u1), 0, None) * np.clip(np.minimum(y2, v2) - np.maximum(y1, v1), 0, None)
+    iou = inter / (w1 * h1 + w2 * h2 - inter + eps)
+    c2 = (np.maximum(x2, u2) - np.minimum(x1, u1)) ** 2 + (np.maximum(y2, v2) - np.minimum(y1, v1)) ** 2 + eps
+    rho2 = ((u1 + u2 - x1 - x2) ** 2 + (v1 + v2 - y1 - y2) ** 2) / 4
+    v = 4 / np.pi**2 * (np.arctan(w2 / h2) - np.arctan(w1 / h1)) ** 2
+    alpha = v / (v - iou + 1 + eps)
+    return iou - (rho2 / c2 + v * alpha)
+
+
+# %%
+from yolo_lib.exercises import check_alignment, check_ciou, run_exercise
+
+run_exercise(check_ciou, ciou_np, solution_ciou);
+
+# %% [markdown]
+# ## Exercise 9 · the assigner's alignment metric
+#
+# Write `alignment_np(scores, ious, gt_labels, candidates)`: for A anchors, C classes and M gts,
+# `scores` (A, C) are the predicted sigmoid scores, `ious` (M, A) the raw CIoU of every gt with
+# every predicted box (it can be negative), `gt_labels` (M,) the gts' classes and `candidates`
+# (M, A) the candidate mask. Return the alignment $t = s^{0.5} u^{6}$ (M, A), with $s$ the score of
+# the gt's class, $u$ the CIoU clamped at 0, and 0 wherever the anchor is not a candidate. The
+# check compares with `align` from `yolo_lib.loss.assigner.assign` on 64 anchors and 3 gts.
+
+
+# %%
+def alignment_np(scores, ious, gt_labels, candidates):
+    """YOUR CODE: alignment metric (M, A)."""
+    raise NotImplementedError("exercise 9: score of the gt's class ^ 0.5 times CIoU ^ 6, on candidates")
+
+
+# %% tags=["solution"] jupyter={"source_hidden": true}
+def solution_alignment(scores, ious, gt_labels, candidates, alpha=0.5, beta=6.0):
+    """Solution of exercise 9."""
+    import numpy as np
+
+    class_scores = scores[:, gt_labels].T  # (M, A): score of each gt's class at every anchor
+    overlaps = np.clip(ious, 0.0, None)
+    return np.where(candidates, class_scores**alpha * overlaps**beta, 0.0)
+
+
+# %%
+run_exercise(check_alignment, alignment_np, solution_alignment);
+
+# %% [markdown]
 # ## DFL: a distribution per box side
 #
 # Each side's distance (in grid cells) is predicted as a distribution over the bins 0..15; the

@@ -43,8 +43,8 @@ from yolo_lib.data.plots import box_table, show_boxes
 from yolo_lib.paths import data_dir, shared_dir
 
 SIZE = PROFILE.imgsz
-train = dataset_for_profile(PROFILE, "train")
-val = dataset_for_profile(PROFILE, "val")
+train = dataset_for_profile(PROFILE, "train", progress=PROFILE.name == "full")  # no bars for tiny smoke sets
+val = dataset_for_profile(PROFILE, "val", progress=PROFILE.name == "full")
 print("train:", train.summary())
 print("val  :", {k: v for k, v in val.summary().items() if k != "skipped"})
 
@@ -142,6 +142,38 @@ plt.show()
 back = boxes_from_letterbox(lb_boxes, params)
 print("largest round-trip error (px):", float(np.abs(back - boxes).max()))
 assert np.allclose(back, boxes, atol=1e-3)
+
+# %% [markdown]
+# ### Exercise 10 · the letterbox geometry
+#
+# Write `letterbox_geometry(width, height, size)` returning `(new_w, new_h, left, top)`: the
+# resized image size and where it is pasted. Scale by r = min(size / height, size / width),
+# round the new sides (at least 1 pixel, at most `size`), and split the padding in the middle as
+# Ultralytics does: `left = round(dw - 0.1)`, `top = round(dh - 0.1)` with `dw = (size - new_w) / 2`
+# (the -0.1 puts an odd padding pixel on the right or bottom). The check compares with
+# `yolo_lib.data.letterbox_params` on six image sizes, including odd and extreme ones.
+
+
+# %%
+def letterbox_geometry(width, height, size):
+    """YOUR CODE: (new_w, new_h, left, top) of a width x height image letterboxed to size x size."""
+    raise NotImplementedError("exercise 10: scale, round, centre")
+
+
+# %% tags=["solution"] jupyter={"source_hidden": true}
+def solution_letterbox_params(width, height, size):
+    """Solution of exercise 10."""
+    r = min(size / height, size / width)
+    new_w = max(1, min(size, int(round(width * r))))
+    new_h = max(1, min(size, int(round(height * r))))
+    dw, dh = (size - new_w) / 2, (size - new_h) / 2
+    return new_w, new_h, max(int(round(dw - 0.1)), 0), max(int(round(dh - 0.1)), 0)
+
+
+# %%
+from yolo_lib.exercises import check_letterbox_params, run_exercise
+
+run_exercise(check_letterbox_params, letterbox_geometry, solution_letterbox_params);
 
 # %% [markdown]
 # ## Augmentation gallery
