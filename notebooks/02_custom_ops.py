@@ -36,6 +36,7 @@ import pytensor.tensor as pt
 
 from yolo_lib.ops import Conv2d, conv2d, max_pool2d, upsample_nearest
 from yolo_lib.ops import conv as conv_module
+from yolo_lib.ops import conv_lowering
 from yolo_lib.show import show_source as show  # the real code from yolo_lib, on the page
 
 # PyTensor's default backend (Numba) runs an Op without a Numba implementation, like ours,
@@ -114,13 +115,18 @@ run_exercise(check_conv_output_shape, conv_output_shape, solution_conv_output_sh
 
 # %% [markdown]
 # **Lowering to JAX.** PyTensor's JAX backend asks `jax_funcify` for a JAX function per Op; we
-# register one for each Op type. It reads the Op's static parameters and returns a closure over
-# `jax.lax.conv_general_dilated`. For the input gradient, `jax.linear_transpose` derives the
-# transposed convolution from the forward one without ever computing the forward pass.
+# register one for each Op type. The registration hands the Op and its node to
+# `yolo_lib.ops.conv_lowering`, which picks a lowering per backend and static shape (on the CPU,
+# 1x1 convolutions become matrix products and depthwise ones per-tap products, because XLA's CPU
+# convolutions are slow there; `benchmarks/bench_conv_layers.py` measured each choice). The
+# plain lowering is a closure over `jax.lax.conv_general_dilated`; for the input gradient,
+# `jax.linear_transpose` derives the transposed convolution from the forward one without ever
+# computing the forward pass.
 
 # %%
-show(conv_module._lax_conv)
-show(conv_module._jax_conv2d_grad_input)
+show(conv_module._jax_conv2d)
+show(conv_lowering._lax_forward)
+show(conv_lowering._transpose_of)
 
 # %% [markdown]
 # ### Exercise 3 · the JAX lowering
@@ -128,7 +134,7 @@ show(conv_module._jax_conv2d_grad_input)
 # The body of a lowering is one call to `jax.lax.conv_general_dilated`. Write
 # `jax_conv(x, w, stride, padding, groups)` for numpy NCHW input `x`, OIHW weights `w`, an int
 # stride and an int padding applied to every side (as PyTorch does: no `"SAME"`!). Read
-# `_lax_conv` above for the argument names if you are stuck. The check compares your output with
+# `_lax_forward` above for the argument names if you are stuck. The check compares your output with
 # the `Conv2d` Op compiled to JAX, including a grouped case.
 
 
