@@ -1,0 +1,70 @@
+"""Train a few steps on one device and on a two-device mesh; print the differences as JSON.
+
+Run by tests/test_data_parallel.py in a fresh process with
+``XLA_FLAGS=--xla_force_host_platform_device_count=2`` (the flag must be set before JAX is
+imported). Both steps (YOLO11n, nc=2, batch 4 at 64x64, identical initial weights) see the same
+batches; the two halves of each batch differ in brightness, so BN statistics computed per device
+instead of over the global batch would show up as a difference.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+import yolo_lib  # noqa: F401  (floatX=float32)
+from yolo_lib.loss import from_image_lists
+from yolo_lib.model import build_yolo11
+from yolo_lib.parallel import data_mesh
+from yolo_lib.train_step import TrainStep
+
+BATCH, SIZE, MAX_BOXES, STEPS = 4, 64, 4, 3
+
+
+def batches(seed: int = 0):
+    rng = np.random.default_rng(seed)
+    for _ in range(STEPS):
+        images = rng.uniform(0, 1, (BATCH, 3, SIZE, SIZE)).astype(np.float32)
+        images[: BATCH // 2] *= 0.3  # first device's half darker than the second's
+        boxes, classes = [], []
+        for _ in range(BATCH):
+            n = int(rng.integers(1, MAX_BOXES + 1))
+            wh = rng.uniform(0.1, 0.5, (n, 2))
+            boxes.append(np.concatenate([rng.uniform(wh / 2, 1 - wh / 2), wh], 1))
+            classes.append(rng.integers(0, 2, n))
+        yield images, from_image_lists(boxes, classes, max_boxes=MAX_BOXES)
+
+
+def run(mesh) -> dict:
+    model = build_yolo11("n", nc=2, seed=0)
+    step = TrainStep(model, BATCH, (SIZE, SIZE), MAX_BOXES, mesh=mesh)
+    losses = [step(images, targets, lr=0.01)["total"] for images, targets in batches()]
+    first = next(iter(model.params.values())).get_value(borrow=True)
+    state = {**model.params, **model.buffers, **{f"momentum/{k}": v for k, v in step.momentum_buffers.items()}}
+    return {"losses": losses, "devices": sorted(str(d) for d in getattr(first, "devices", lambda: [])()),
+            "state": {k: np.asarray(v.get_value(), np.float64) for k, v in state.items()}}
+
+
+def main() -> None:
+    import jax
+
+    one, two = run(None), run(data_mesh(2))
+    diff = {k: float(np.abs(one["state"][k] - two["state"][k]).max()) for k in one["state"]}
+    change = {k: float(np.abs(one["state"][k] - build).max()) for k, build in
+              ((k, np.asarray(v.get_value(), np.float64)) for k, v in
+               {**build_yolo11("n", nc=2, seed=0).params}.items())}
+    worst = max(diff, key=diff.get)
+    print(json.dumps({
+        "jax_devices": len(jax.devices()),
+        "losses_one": one["losses"], "losses_two": two["losses"],
+        "devices_one": one["devices"], "devices_two": two["devices"],
+        "n_state": len(diff), "n_bn_stats": sum(".running_" in k for k in diff),
+        "max_abs_diff": diff[worst], "worst": worst,
+        "max_abs_diff_bn_stats": max(v for k, v in diff.items() if ".running_" in k),
+        "max_param_change": max(change.values()),
+    }))
+
+
+if __name__ == "__main__":
+    main()
