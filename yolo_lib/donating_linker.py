@@ -75,6 +75,7 @@ class DonatingJAXLinker(JAXLinker):
         static = self.scalar_shape_inputs
         jit_fn = jax.jit(fn, static_argnums=static, donate_argnums=self.donated_inputs(),
                          **self.sharding_kwargs())
+        self.jitted = jit_fn  # the jax.jit object, e.g. for jit_fn.lower(...).cost_analysis()
         if not static:
             return jit_fn
         static_set = set(static)
