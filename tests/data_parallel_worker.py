@@ -16,7 +16,7 @@ import numpy as np
 import yolo_lib  # noqa: F401  (floatX=float32)
 from yolo_lib.loss import from_image_lists
 from yolo_lib.model import build_yolo11
-from yolo_lib.parallel import data_mesh
+from yolo_lib.parallel import batch_sharding, data_mesh
 from yolo_lib.train_step import TrainStep
 
 BATCH, SIZE, MAX_BOXES, STEPS = 4, 64, 4, 3
@@ -49,7 +49,9 @@ def run(mesh) -> dict:
 def main() -> None:
     import jax
 
-    one, two = run(None), run(data_mesh(2))
+    mesh = data_mesh(2)
+    one, two = run(None), run(mesh)
+    put = jax.device_put(np.zeros((BATCH, 3, SIZE, SIZE), np.uint8), batch_sharding(mesh))
     diff = {k: float(np.abs(one["state"][k] - two["state"][k]).max()) for k in one["state"]}
     change = {k: float(np.abs(one["state"][k] - build).max()) for k, build in
               ((k, np.asarray(v.get_value(), np.float64)) for k, v in
@@ -59,6 +61,7 @@ def main() -> None:
         "jax_devices": len(jax.devices()),
         "losses_one": one["losses"], "losses_two": two["losses"],
         "devices_one": one["devices"], "devices_two": two["devices"],
+        "batch_shards": sorted(s.data.shape[0] for s in put.addressable_shards),
         "n_state": len(diff), "n_bn_stats": sum(".running_" in k for k in diff),
         "max_abs_diff": diff[worst], "worst": worst,
         "max_abs_diff_bn_stats": max(v for k, v in diff.items() if ".running_" in k),

@@ -30,6 +30,7 @@ def test_two_devices_match_one_device():
     r = json.loads(proc.stdout.strip().splitlines()[-1])
     assert r["jax_devices"] == 2
     assert len(r["devices_one"]) == 1 and len(r["devices_two"]) == 2, r  # parameters live on both devices
+    assert r["batch_shards"] == [2, 2]  # batch_sharding: half a batch per device
     assert r["n_bn_stats"] > 0
     assert r["max_param_change"] > 100 * TOL, r  # the steps did move the weights
     assert r["max_abs_diff"] < TOL, r

@@ -58,3 +58,14 @@ def replicated(mesh):
     from jax.sharding import NamedSharding, PartitionSpec
 
     return NamedSharding(mesh, PartitionSpec())
+
+
+def batch_sharding(mesh):
+    """Sharding for ``jax.device_put`` of one batch array (dim 0 split over ``"data"``), so a step
+    that takes device arrays receives them already laid out as its ``in_shardings`` expect;
+    ``None`` (the default device) without a mesh."""
+    if mesh is None:
+        return None
+    from jax.sharding import NamedSharding, PartitionSpec
+
+    return NamedSharding(mesh, PartitionSpec(DATA_AXIS))
