@@ -54,3 +54,24 @@ def test_data_mesh_rejects_more_devices_than_present():
     assert data_mesh().shape["data"] == len(jax.devices())
     with pytest.raises(ValueError, match="JAX sees"):
         data_mesh(len(jax.devices()) + 1)
+
+
+def test_a_mode_reused_for_a_second_function_keeps_its_mesh():
+    import jax
+    import numpy as np
+    import pytensor
+    import pytensor.tensor as pt
+    from jax.sharding import NamedSharding
+
+    from yolo_lib import modes
+
+    mode = modes.training(mesh=data_mesh(), batch_inputs=1)
+    x = pt.vector("x", dtype="float32", shape=(4,))
+    for expr, want in ((x * 2, [0, 2, 4, 6]), (x + 1, [1, 2, 3, 4])):
+        f = pytensor.function([x], expr, mode=mode)
+        assert f.maker.linker.mesh is not None
+        out = f(np.arange(4, dtype=np.float32))
+        np.testing.assert_array_equal(np.asarray(out), want)
+        compiled = f.maker.linker.jitted.lower(np.zeros(4, np.float32)).compile()
+        (sharding,) = jax.tree.leaves(compiled.output_shardings)
+        assert isinstance(sharding, NamedSharding) and sharding.mesh.shape == mode.linker.mesh.shape
