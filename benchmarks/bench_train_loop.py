@@ -41,10 +41,11 @@ from yolo_lib.model import build_yolo11
 from yolo_lib.parallel import data_mesh
 from yolo_lib.train_step import TrainStep
 
-#: Dense peak TFLOP/s (float32 via TF32 tensor cores, bfloat16) by device kind; the step is
-#: float32, which XLA runs as TF32 on these GPUs by default.
-PEAK_TFLOPS = {"H100": {"tf32": 495.0, "bf16": 989.0}, "H200": {"tf32": 495.0, "bf16": 989.0},
-               "A100": {"tf32": 156.0, "bf16": 312.0}}
+#: Dense peak TFLOP/s (float32 via TF32 tensor cores, bfloat16) by device kind, first match in
+#: ``jax.devices()[0].device_kind`` wins (the PCIe H100 before the SXM one); the step is float32,
+#: which XLA runs as TF32 on these GPUs by default.
+PEAK_TFLOPS = {"H100 PCIe": {"tf32": 378.0, "bf16": 756.0}, "H100": {"tf32": 495.0, "bf16": 989.0},
+               "H200": {"tf32": 495.0, "bf16": 989.0}, "A100": {"tf32": 156.0, "bf16": 312.0}}
 
 
 def step_flops(function) -> float | None:
