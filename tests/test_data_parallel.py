@@ -4,7 +4,8 @@ The comparison runs in a subprocess (tests/data_parallel_worker.py) because
 ``XLA_FLAGS=--xla_force_host_platform_device_count=2`` must be set before JAX is imported.
 Tolerances, from runs on the 2-core CPU sandbox (docs/benchmarks.md, "Data parallel"): after the
 first step every parameter, BN statistic and momentum buffer agrees to float32 rounding
-(STEP1_TOL); the two halves of the batch differ in brightness, so per-device BN statistics or a
+(measured 4.6e-5 abs at most, on a momentum buffer = summed gradient; BN statistics 7e-7:
+STEP1_TOL 1e-4, BN_TOL 1e-5); the two halves of the batch differ in brightness, so per-device BN statistics or a
 gradient of half the batch would differ by orders of magnitude more. Later steps drift apart
 faster than rounding (the assigner's top-k choices flip on tiny differences and lr 0.01 from a
 random start amplifies them), so there only the losses are compared (LOSS_RTOL; measured
@@ -24,7 +25,8 @@ import pytest
 from yolo_lib.parallel import check_batch_divides, data_mesh
 
 WORKER = Path(__file__).with_name("data_parallel_worker.py")
-STEP1_TOL = 1e-5
+STEP1_TOL = 1e-4
+BN_TOL = 1e-5
 LOSS_RTOL = 2e-3
 
 
@@ -40,7 +42,7 @@ def test_two_devices_match_one_device():
     assert r["n_bn_stats"] > 0
     assert r["max_param_change"] > 100 * STEP1_TOL, r  # the steps did move the weights
     assert r["max_abs_diff_per_step"][0] < STEP1_TOL, r
-    assert r["max_abs_diff_bn_stats_per_step"][0] < STEP1_TOL, r
+    assert r["max_abs_diff_bn_stats_per_step"][0] < BN_TOL, r
     assert r["losses_one"][0] == pytest.approx(r["losses_two"][0], rel=1e-5)
     for a, b in zip(r["losses_one"], r["losses_two"]):
         assert a == pytest.approx(b, rel=LOSS_RTOL)
