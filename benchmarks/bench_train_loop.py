@@ -36,6 +36,7 @@ from pathlib import Path
 import numpy as np
 
 import yolo_lib  # noqa: F401  (sets floatX=float32 before PyTensor loads)
+from yolo_lib import modes
 from yolo_lib.data import AugmentConfig, BatchLoader, SyntheticSpec, open_dataset
 from yolo_lib.model import build_yolo11
 from yolo_lib.parallel import data_mesh
@@ -145,7 +146,8 @@ def main() -> None:
                              on_overflow="truncate", workers=args.workers, processes=args.processes)
         model = build_yolo11("n", nc=args.nc, seed=0)
         t = time.perf_counter()
-        step = TrainStep(model, args.batch, (args.imgsz, args.imgsz), loader.max_boxes, mesh=mesh)
+        mode = None if mesh is not None else modes.training()  # a PyTensor function (not the step cache): cost analysis
+        step = TrainStep(model, args.batch, (args.imgsz, args.imgsz), loader.max_boxes, mesh=mesh, mode=mode)
         build_s = time.perf_counter() - t
         try:
             r = run_loop(step, loader, args.iters, args.log_every)
