@@ -7,7 +7,9 @@ assembling thread and single-threaded BLAS, so other load on a shared machine in
 than wall time would; wall-clock img/s is printed too. Reference in the same run: the loader
 without augmentation (letterboxed cache -> float32 NCHW only). Targets (issue 6): >= 150 img/s
 per core with mosaic, >= 1000 without. The last row (wall clock only) runs the worker
-processes of ``BatchLoader(processes=N)``: on a 16-core host use ``--processes 16``.
+processes of ``BatchLoader(processes=N)``: on a 16-core host use ``--processes 16``. Rows marked
+uint8 hand over uint8 batches (``dtype="uint8"``, scaled to [0, 1] on the device by the training
+step) instead of float32: a quarter of the bytes to write and copy.
 """
 
 from __future__ import annotations
@@ -25,9 +27,11 @@ from pathlib import Path  # noqa: E402
 from yolo_lib.data import AugmentConfig, BatchLoader, SyntheticSpec, open_dataset  # noqa: E402
 
 
-def measure(dataset, augment, batches: int, workers: int = 1, processes: int = 0) -> tuple[float, float]:
+def measure(dataset, augment, batches: int, workers: int = 1, processes: int = 0,
+            dtype: str = "float32") -> tuple[float, float]:
     """(images per CPU second of this process, images per wall second) over ``batches`` batches of 64."""
-    loader = BatchLoader(dataset, 64, augment, seed=0, workers=workers, processes=processes, reuse_buffers=True)
+    loader = BatchLoader(dataset, 64, augment, seed=0, workers=workers, processes=processes, reuse_buffers=True,
+                         dtype=dtype)
     warm = loader.workers + loader.prefetch + 3  # warm-up: touch every recycled batch buffer once
     for k, _ in enumerate(loader.epoch(99)):
         if k + 1 >= warm:
@@ -62,16 +66,19 @@ def main() -> None:
             ("reference: no augmentation", None, 1),
             ("full augmentation, mosaic off", AugmentConfig(mosaic=0.0), 1),
             ("full augmentation, mosaic 1.0", AugmentConfig(), 1),
+            ("full augmentation, mosaic 1.0, uint8 batches", AugmentConfig(), 1, "uint8"),
             ("full augmentation, mosaic 1.0, 2 threads", AugmentConfig(), 2),
         ]
         ref = None
         print(f"{'configuration':48s} {'img/s/core':>11s} {'wall img/s':>11s} {'vs ref':>7s}")
-        for name, aug, workers in rows:
-            per_core, wall = measure(ds, aug, args.batches, workers)
+        for name, aug, workers, *dtype in rows:
+            per_core, wall = measure(ds, aug, args.batches, workers, dtype=(dtype or ["float32"])[0])
             ref = ref or per_core
             print(f"{name:48s} {per_core:11.0f} {wall:11.0f} {per_core / ref:7.2f}")
-        _, wall = measure(ds, AugmentConfig(), args.batches, processes=args.processes)
-        print(f"{f'full augmentation, mosaic 1.0, {args.processes} processes':48s} {'-':>11s} {wall:11.0f}")
+        for dtype in ("float32", "uint8"):
+            _, wall = measure(ds, AugmentConfig(), args.batches, processes=args.processes, dtype=dtype)
+            name = f"mosaic 1.0, {args.processes} processes, {dtype} batches"
+            print(f"{name:48s} {'-':>11s} {wall:11.0f}")
     print("targets: >= 1000 img/s/core without mosaic, >= 150 with mosaic")
 
 

@@ -17,6 +17,14 @@ allows; ``tests/test_loss_donating_linker.py`` fails if they change):
 * ``JAXLinker.jit_compile(fn)``: the hook that wraps the funcified graph in ``jax.jit``;
 * ``JAXLinker.scalar_shape_inputs``: input indices PyTensor passes as static ``jax.jit`` arguments;
 * ``JAXLinker.fgraph.update_mapping``: {output index: input index} of the function's updates.
+* ``PerformLinker.accept``: a linker reused for another graph makes a fresh ``type(self)(allow_gc=...)``
+  (overridden here so the fresh one keeps the mesh).
+
+Data parallel: ``donating_jax_mode(..., mesh=data_mesh(), batch_inputs=k)`` (see
+:mod:`yolo_lib.parallel`) also passes ``in_shardings``/``out_shardings`` to ``jax.jit``: the first
+``k`` inputs of the function are split along dim 0 over the mesh's ``"data"`` axis, every other
+input and every output is replicated. The sharding must be given to ``jax.jit`` itself because
+PyTensor hands function inputs over as numpy arrays.
 """
 
 from __future__ import annotations
@@ -27,7 +35,34 @@ from pytensor.link.jax.linker import JAXLinker
 
 
 class DonatingJAXLinker(JAXLinker):
-    """:class:`JAXLinker` whose ``jax.jit`` donates the inputs that the function updates."""
+    """:class:`JAXLinker` whose ``jax.jit`` donates the inputs that the function updates.
+
+    With ``mesh`` (a :func:`yolo_lib.parallel.data_mesh`), the first ``batch_inputs`` inputs are
+    split over the mesh and everything else is replicated (module docstring).
+    """
+
+    def __init__(self, *args, mesh=None, batch_inputs: int = 0, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.mesh, self.batch_inputs = mesh, int(batch_inputs)
+
+    def accept(self, fgraph, no_recycling=None, profile=None):
+        """As :class:`JAXLinker`, but a linker already tied to another graph hands its mesh on
+        to the fresh linker it makes (the base class would drop it)."""
+        if self.fgraph is not None and self.fgraph is not fgraph:
+            fresh = type(self)(allow_gc=self.allow_gc, mesh=self.mesh, batch_inputs=self.batch_inputs)
+            return fresh.accept(fgraph, no_recycling, profile)
+        return super().accept(fgraph, no_recycling, profile)
+
+    def sharding_kwargs(self) -> dict:
+        """``in_shardings``/``out_shardings`` for ``jax.jit`` (empty without a mesh); static shape
+        inputs are not arguments of the traced function and get no sharding."""
+        if self.mesh is None:
+            return {}
+        from yolo_lib.parallel import input_shardings, replicated
+
+        n_traced = len(self.fgraph.inputs) - len(self.scalar_shape_inputs)
+        return {"in_shardings": input_shardings(self.mesh, n_traced, self.batch_inputs),
+                "out_shardings": replicated(self.mesh)}
 
     def donated_inputs(self) -> tuple[int, ...]:
         """Indices (in the function graph's inputs) of the updated inputs, minus static shape inputs."""
@@ -38,7 +73,9 @@ class DonatingJAXLinker(JAXLinker):
         import jax
 
         static = self.scalar_shape_inputs
-        jit_fn = jax.jit(fn, static_argnums=static, donate_argnums=self.donated_inputs())
+        jit_fn = jax.jit(fn, static_argnums=static, donate_argnums=self.donated_inputs(),
+                         **self.sharding_kwargs())
+        self.jitted = jit_fn  # the jax.jit object, e.g. for jit_fn.lower(...).cost_analysis()
         if not static:
             return jit_fn
         static_set = set(static)
@@ -49,7 +86,9 @@ class DonatingJAXLinker(JAXLinker):
         return call_with_static_shapes
 
 
-def donating_jax_mode(include=("fast_run", "jax"), exclude=()) -> Mode:
+def donating_jax_mode(include=("fast_run", "jax"), exclude=(), mesh=None, batch_inputs: int = 0) -> Mode:
     """A JAX mode with :class:`DonatingJAXLinker`; by default the rewrites of ``mode="JAX"``
-    (``fast_run`` + ``jax``); ``include``/``exclude`` select other rewrite tags."""
-    return Mode(linker=DonatingJAXLinker(), optimizer=RewriteDatabaseQuery(include=list(include), exclude=list(exclude)))
+    (``fast_run`` + ``jax``); ``include``/``exclude`` select other rewrite tags; ``mesh`` and
+    ``batch_inputs`` make it data parallel (module docstring)."""
+    linker = DonatingJAXLinker(mesh=mesh, batch_inputs=batch_inputs)
+    return Mode(linker=linker, optimizer=RewriteDatabaseQuery(include=list(include), exclude=list(exclude)))

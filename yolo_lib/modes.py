@@ -26,10 +26,12 @@ MODEL = Mode(JAXLinker(), RewriteDatabaseQuery(include=list(REWRITES)))
 LOSS_INSPECTION = "JAX"
 
 
-def training() -> Mode:
+def training(mesh=None, batch_inputs: int = 0) -> Mode:
     """The training step: :data:`REWRITES` with the donating JAX linker, so parameter, momentum and
-    BN buffers are updated in place (no second copy of the weights per step)."""
-    return donating_jax_mode(include=REWRITES)
+    BN buffers are updated in place (no second copy of the weights per step). With a ``mesh``
+    (:func:`yolo_lib.parallel.data_mesh`) the first ``batch_inputs`` inputs are split over its
+    devices and everything else is replicated (data parallel)."""
+    return donating_jax_mode(include=REWRITES, mesh=mesh, batch_inputs=batch_inputs)
 
 
 def export_reference() -> Mode:

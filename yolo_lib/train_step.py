@@ -16,6 +16,11 @@ function, so warm-up and schedules never recompile: ``lr`` for weights, ``bias_l
 (defaults to ``lr``), ``momentum``. BN running statistics follow the train-mode forward
 (momentum 0.03, unbiased batch variance). Ultralytics' EMA of the weights and gradient
 accumulation are not part of this step.
+
+Data parallel: ``TrainStep(..., mesh=data_mesh())`` (:mod:`yolo_lib.parallel`) splits the batch
+(images and targets) over the mesh's devices and replicates parameters, momentum buffers and BN
+statistics; gradients and BN statistics are those of the whole batch, so the result matches one
+device up to float rounding. ``batch_size`` must divide by the number of devices.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ import pytensor.tensor as pt
 
 from yolo_lib import modes
 from yolo_lib.loss import DenseTargets, detection_loss, target_variables
+from yolo_lib.parallel import check_batch_divides
 from yolo_lib.step_cache import cached_function
 
 
@@ -94,8 +100,11 @@ class TrainStep:
     """The compiled training step for one (batch_size, image_hw, max_boxes); see module docstring."""
 
     def __init__(self, model, batch_size: int, image_hw: tuple[int, int], max_boxes: int,
-                 config: SGDConfig = SGDConfig(), mode=None, return_gradients: bool = False):
-        self.model, self.config = model, config
+                 config: SGDConfig = SGDConfig(), mode=None, return_gradients: bool = False, mesh=None):
+        if mesh is not None and mode is not None:
+            raise ValueError("give either mode or mesh: a mesh builds its own donating JAX mode")
+        check_batch_divides(batch_size, mesh)
+        self.model, self.config, self.mesh = model, config, mesh
         self.batch_size, self.image_hw, self.max_boxes = int(batch_size), tuple(image_hw), int(max_boxes)
         self.return_gradients = return_gradients
         params = model.params
@@ -116,8 +125,9 @@ class TrainStep:
             outputs = [loss.total, loss.items] + (grads if return_gradients else [])
             return [images, *targets, lr, bias_lr, momentum], outputs, updates + list(out.updates)
 
-        if mode is not None:  # a caller's own mode: compile it as given, nothing cached
-            inputs, outputs, updates = build()
+        if mode is not None or mesh is not None:  # a caller's own mode or a mesh: compiled as given, not cached
+            inputs, outputs, updates = build()  # inputs: the batch (images + 3 targets) first
+            mode = mode or modes.training(mesh=mesh, batch_inputs=4)
             self.function = pytensor.function(inputs, outputs, updates=updates, mode=mode)
         else:
             key = ("TrainStep", model.scale, model.nc, [(n, p.type.shape) for n, p in params.items()],
