@@ -31,6 +31,7 @@ VARIABLES: dict[str, str] = {
     "YOLO_SHARED_DIR": "the shared folder with fixtures/ and the COCO sample; default ../shared or ./shared; "
                        "none hides it (behave like a fresh clone)",
     "YOLO_JAX_CACHE": "0 turns off JAX's persistent compilation cache in <data dir>/jax_cache",
+    "YOLO_STEP_CACHE": "0 makes the training step rebuild its graph instead of loading it from <data dir>/step_cache",
     "YOLO_CHROMIUM": "a Chromium/Chrome binary for the browser-demo tests; default Debian's /usr/lib/chromium/chromium",
     "YOLO_WEIGHTS": "weights .npz or .pt for notebook 11 (ONNX parity); default the downloaded yolo11n.pt, "
                     "else the reference weights",
@@ -73,6 +74,11 @@ def shared_dir_hidden() -> bool:
 def jax_cache_enabled() -> bool:
     """False when ``YOLO_JAX_CACHE=0``."""
     return _get("YOLO_JAX_CACHE", "1") != "0"
+
+
+def step_cache_enabled() -> bool:
+    """False when ``YOLO_STEP_CACHE=0``."""
+    return _get("YOLO_STEP_CACHE", "1") != "0"
 
 
 def weights_path() -> str:

@@ -39,6 +39,7 @@ import pytensor
 from pytensor.compile.sharedvalue import SharedVariable
 
 from yolo_lib.compiled import enable_jax_cache
+from yolo_lib import settings
 from yolo_lib.paths import data_dir
 
 FORMAT_VERSION = 1
@@ -145,7 +146,7 @@ def cached_function(key, build, shared: dict[str, SharedVariable], mode) -> Expo
     import jax
 
     enable_jax_cache()
-    use_cache = os.environ.get("YOLO_STEP_CACHE", "1") != "0"
+    use_cache = settings.step_cache_enabled()
     stem = cache_dir() / cache_key(key)
     if use_cache and stem.with_suffix(".json").exists() and stem.with_suffix(".bin").exists():
         meta = json.loads(stem.with_suffix(".json").read_text())
