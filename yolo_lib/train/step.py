@@ -107,7 +107,7 @@ class TrainingStep:
 
     def read_losses(self) -> tuple[np.ndarray, int]:
         """(sum of the finite loss items (3,) since the last read, number of iterations); resets."""
-        total, count = self.loss_sum.get_value(), int(self.loss_count.get_value())
+        total, count = np.asarray(self.loss_sum.get_value(), np.float64), int(self.loss_count.get_value())
         self.loss_sum.set_value(np.zeros(3, np.float32))
         self.loss_count.set_value(np.float32(0))
         return total, count
