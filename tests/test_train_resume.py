@@ -1,0 +1,109 @@
+"""Exact resume: a run killed (kill -9) and interrupted (Ctrl-C), each resumed, ends with the
+weights of an uninterrupted run; corrupt checkpoints and other data are refused."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from yolo_lib.train.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+
+WORKER = Path(__file__).with_name("train_worker.py")
+CKPT = Path("weights") / "last_checkpoint.npz"
+TIMEOUT = 1200
+
+
+def _start(run_dir, resume=False):
+    args = [sys.executable, str(WORKER), str(run_dir)] + (["--resume"] if resume else [])
+    return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def _wait_for_epoch(proc, run_dir, epoch):
+    """Wait until the checkpoint says ``epoch`` epochs are done (or the process ended)."""
+    deadline = time.time() + TIMEOUT
+    while time.time() < deadline and proc.poll() is None:
+        path = run_dir / CKPT
+        if path.exists():
+            try:
+                if load_checkpoint(path)["epoch"] >= epoch:
+                    return
+            except CheckpointError:
+                pass  # being replaced right now
+        time.sleep(0.05)
+    raise AssertionError(f"run never finished epoch {epoch}: {proc.communicate()[0][-3000:]}")
+
+
+def _finish(proc):
+    out, _ = proc.communicate(timeout=TIMEOUT)
+    return proc.returncode, out
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    run = tmp_path_factory.mktemp("uninterrupted")
+    rc, out = _finish(_start(run))
+    assert rc == 0, out[-3000:]
+    return load_checkpoint(run / CKPT)
+
+
+def test_kill_and_ctrl_c_then_resume_equals_uninterrupted(uninterrupted, tmp_path):
+    run = tmp_path / "run"
+    proc = _start(run)
+    _wait_for_epoch(proc, run, 1)
+    proc.kill()  # kill -9 somewhere in epoch 2
+    proc.wait()
+    proc = _start(run, resume=True)
+    _wait_for_epoch(proc, run, 2)
+    proc.send_signal(signal.SIGINT)  # Ctrl-C in epoch 3: saves mid-epoch, exit 130
+    rc, out = _finish(proc)
+    assert rc == 130, out[-3000:]
+    assert "resume with" in out
+    mid = load_checkpoint(run / CKPT)
+    assert mid["epoch"] == 2 and 0 < mid["batch_in_epoch"] < 4
+    rc, out = _finish(_start(run, resume=True))
+    assert rc == 0, out[-3000:]
+    resumed = load_checkpoint(run / CKPT)
+    assert resumed["iteration"] == uninterrupted["iteration"] == 12
+    for group in ("model", "ema"):
+        a = uninterrupted[group] if group == "model" else uninterrupted["ema"]["values"]
+        b = resumed[group] if group == "model" else resumed["ema"]["values"]
+        worst = max(float(np.abs(a[k] - b[k]).max()) for k in a)
+        assert worst <= 1e-6, f"{group}: max abs difference {worst}"
+    assert resumed["ema"]["updates"] == uninterrupted["ema"]["updates"]
+
+
+def test_corrupt_checkpoint_refused(uninterrupted, tmp_path):
+    path = save_checkpoint(uninterrupted, tmp_path / "c.npz")
+    assert load_checkpoint(path)["iteration"] == uninterrupted["iteration"]
+    data = bytearray(path.read_bytes())
+    truncated = tmp_path / "truncated.npz"
+    truncated.write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match="corrupt or truncated"):
+        load_checkpoint(truncated)
+    flipped = tmp_path / "flipped.npz"
+    data[len(data) // 3] ^= 0xFF  # inside an array member: CRC mismatch
+    flipped.write_bytes(bytes(data))
+    with pytest.raises(CheckpointError):
+        load_checkpoint(flipped)
+    with pytest.raises(CheckpointError, match="no checkpoint"):
+        load_checkpoint(tmp_path / "missing.npz")
+
+
+def test_atomic_write_keeps_old_file_on_failure(uninterrupted, tmp_path, monkeypatch):
+    path = save_checkpoint(uninterrupted, tmp_path / "c.npz")
+    before = path.read_bytes()
+
+    def crash_midway(f, **arrays):  # a crash while writing: half a file, then an error
+        f.write(b"PK\x03\x04 half a zip")
+        raise OSError("disk full")
+
+    monkeypatch.setattr("yolo_lib.train.checkpoint.np.savez", crash_midway)
+    with pytest.raises(OSError):
+        save_checkpoint(uninterrupted, path)
+    assert path.read_bytes() == before
+    assert load_checkpoint(path)["iteration"] == uninterrupted["iteration"]
