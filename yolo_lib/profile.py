@@ -7,30 +7,50 @@ uses less data, fewer steps and smaller images.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, asdict
+from dataclasses import dataclass
 
 from yolo_lib import settings
+from yolo_lib.train import config as train_config
+from yolo_lib.train.config import TrainConfig
 
 PROFILES = ("smoke", "full")
 
 
 @dataclass(frozen=True)
 class Profile:
-    """Sizes that differ between profiles. Image sizes in pixels (square, multiple of 32)."""
+    """A profile is a name plus its training configuration (:mod:`yolo_lib.train.config`);
+    the sizes notebooks read (pixels, images, epochs) are that configuration's."""
 
     name: str
-    imgsz: int  # training/eval image size
-    batch: int  # training batch size
-    epochs: int  # training epochs
-    n_train: int  # training images
-    n_val: int  # validation images
+    train: TrainConfig
+
+    @property
+    def imgsz(self) -> int:  # training/eval image size (square, multiple of 32)
+        return self.train.imgsz
+
+    @property
+    def batch(self) -> int:
+        return self.train.batch
+
+    @property
+    def epochs(self) -> int:
+        return self.train.epochs
+
+    @property
+    def n_train(self) -> int:
+        return self.train.n_train
+
+    @property
+    def n_val(self) -> int:
+        return self.train.n_val
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        return {"name": self.name, "imgsz": self.imgsz, "batch": self.batch, "epochs": self.epochs,
+                "n_train": self.n_train, "n_val": self.n_val}
 
 
-SMOKE = Profile(name="smoke", imgsz=128, batch=8, epochs=2, n_train=64, n_val=16)
-FULL = Profile(name="full", imgsz=320, batch=64, epochs=60, n_train=12000, n_val=2000)
+SMOKE = Profile(name="smoke", train=train_config.SMOKE)
+FULL = Profile(name="full", train=train_config.FULL)
 
 
 def jax_has_gpu() -> bool:
