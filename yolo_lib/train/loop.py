@@ -75,7 +75,7 @@ class Trainer:
     """One training run in ``out_dir``; see module docstring."""
 
     def __init__(self, cfg: TrainConfig, source: DataSource, out_dir: str | Path, weights: str | Path | None = None,
-                 progress: bool = True, checkpoint: dict | None = None, log=print):
+                 progress: bool = True, checkpoint: dict | None = None, log=print, on_epoch_end=None):
         cfg.check()
         source.check()
         self.out = Path(out_dir)
@@ -89,6 +89,7 @@ class Trainer:
         self.best_fitness, self.best_epoch, self.history = None, None, []
         self.epoch_loss, self.epoch_count = np.zeros(3), 0
         self.train_images, self.train_seconds = 0, 0.0
+        self.on_epoch_end = on_epoch_end  # called with the results row after each epoch (live plots)
         self._stop = False
         self._built = False
 
@@ -108,7 +109,7 @@ class Trainer:
                                   "resume without a data option, or start a new run")
         return cls(cfg, own, run_dir, progress=progress, checkpoint=ckpt, log=log)
 
-    def _build(self) -> None:
+    def build(self) -> None:
         """Open the data, build the model, optimizer, EMA and compiled step (compiles)."""
         cfg = self.cfg
         from yolo_lib.train.step import TrainingStep
@@ -222,7 +223,7 @@ class Trainer:
         """Train to ``cfg.epochs`` (from the checkpoint when resuming); returns the summary dict."""
         t0 = time.time()
         if not self._built:
-            self._build()
+            self.build()
         if self.resume_state is None and self.cfg.plots:
             self._plot_start()
         with self._ctrl_c_finishes_iteration():
@@ -319,6 +320,8 @@ class Trainer:
              f"R {metrics['recall']:.3f}" if metrics else "no validation")
         self.log(f"epoch {epoch + 1}/{cfg.epochs}: loss box {loss[0]:.4f} cls {loss[1]:.4f} dfl {loss[2]:.4f} | {m} | "
                  f"lr {s.lr_weight:.2e}{' | best' if improved else ''}")
+        if self.on_epoch_end is not None:
+            self.on_epoch_end(row)
 
     def _write_results(self) -> None:
         path = self.out / "results.csv"
