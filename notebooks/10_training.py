@@ -39,13 +39,13 @@ import dataclasses
 
 import matplotlib.pyplot as plt
 import numpy as np
-import pandas as pd
 
 from yolo_lib.train import Trainer, coco_source, synthetic_source
 from yolo_lib.train.data import DataError
 from yolo_lib.train.schedule import iteration_settings, lr_factor, warmup_iterations
 
-pd.DataFrame({"setting": list(CFG.as_dict()), "value": [str(v) for v in CFG.as_dict().values()]}).set_index("setting").T
+for key, value in CFG.as_dict().items():
+    print(f"{key:22s} {value}")
 
 # %% [markdown]
 # ## The schedule, before training
@@ -173,7 +173,7 @@ from IPython.display import clear_output, display
 
 
 def live_curves(row):
-    hist = pd.DataFrame(trainer.history)
+    hist = {k: np.array([np.nan if r[k] is None else r[k] for r in trainer.history], float) for k in row}
     clear_output(wait=True)
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.2))
     for col in ("train/box_loss", "train/cls_loss", "train/dfl_loss"):
@@ -181,7 +181,7 @@ def live_curves(row):
     axes[0].set_title("training loss")
     axes[0].legend()
     for col in ("metrics/mAP50(B)", "metrics/mAP50-95(B)"):
-        axes[1].plot(hist["epoch"], hist[col].astype(float), marker=".", label=col)
+        axes[1].plot(hist["epoch"], hist[col], marker=".", label=col)
     axes[1].set_title("validation (EMA weights)")
     axes[1].legend()
     for ax in axes:
@@ -195,7 +195,7 @@ summary = trainer.fit()
 summary
 
 # %%
-pd.read_csv(f"{RUN}/results.csv")
+print(open(f"{RUN}/results.csv").read())
 
 # %% [markdown]
 # ## Detections on validation images (best weights)
@@ -226,12 +226,13 @@ plt.show()
 # comparison, same data and settings trained by both, is in `docs/benchmarks.md`.
 
 # %%
-pd.DataFrame([
-    {"model": "YOLO11n (Ultralytics, published)", "data": "COCO val2017, 80 classes", "imgsz": 640,
-     "mAP50-95": 0.395, "mAP50": None},
-    {"model": "YOLO11n (this notebook)", "data": f"{SOURCE.name} val, {len(SOURCE.class_names)} classes",
-     "imgsz": CFG.imgsz, "mAP50-95": summary["mAP50_95"], "mAP50": summary["mAP50"]},
-])
+rows = [("YOLO11n (Ultralytics, published)", "COCO val2017, 80 classes", 640, "0.395", "-"),
+        ("YOLO11n (this notebook)", f"{SOURCE.name} val, {len(SOURCE.class_names)} classes", CFG.imgsz,
+         f"{summary['mAP50_95']:.3f}" if summary["mAP50_95"] is not None else "-",
+         f"{summary['mAP50']:.3f}" if summary["mAP50"] is not None else "-")]
+print(f"{'model':34s} {'data':28s} {'imgsz':>5s} {'mAP50-95':>9s} {'mAP50':>7s}")
+for r in rows:
+    print(f"{r[0]:34s} {r[1]:28s} {r[2]:5d} {r[3]:>9s} {r[4]:>7s}")
 
 # %% [markdown]
 # ## Resume after a lost connection
