@@ -23,16 +23,15 @@ import numpy as np
 import pytensor
 import pytensor.tensor as pt
 
+from yolo_lib import modes
 from yolo_lib.compiled import check_float32, enable_jax_cache
-from yolo_lib.donating_linker import donating_jax_mode
 from yolo_lib.loss import detection_loss
 from yolo_lib.loss.detection_loss import LossGains
 from yolo_lib.train.ema import EMA
 from yolo_lib.train.optimizer import SGD
 from yolo_lib.train.schedule import IterationSettings
 
-#: Graph rewrites of the step (see ``benchmarks/bench_train_step.py``): XLA fuses on its own.
-STEP_REWRITES = ("fast_compile", "jax")
+
 
 
 def _targets_in_graph(boxes_xyxy, mask, size: int):
@@ -84,7 +83,7 @@ class TrainingStep:
         self.function = pytensor.function(
             [images, boxes, classes, mask, lr_w, lr_b, mom, do_step, decay, iteration], [],
             updates=sgd_updates + list(out.updates) + ema_updates + log_updates,
-            mode=donating_jax_mode(include=STEP_REWRITES))
+            mode=modes.training())
         self.function.trust_input = True  # inputs are checked in put(); device arrays pass through
 
     def put(self, images, boxes, classes, mask) -> tuple:
