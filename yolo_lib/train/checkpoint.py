@@ -18,7 +18,7 @@ to ``<path>.tmp``, is flushed and fsynced, then ``os.replace``d over the old fil
 at any moment leaves either the old or the new checkpoint. Reading checks the zip CRCs, the
 format version and that every array is there; anything else is a :class:`CheckpointError`.
 The exported weights (``last.npz``/``best.npz``) are state-dict npz files as
-:mod:`yolo_lib.weights` reads them, plus ``class_names``.
+:mod:`yolo_lib.weights` reads them, with the class names (``meta/names``).
 """
 
 from __future__ import annotations
@@ -120,9 +120,9 @@ def load_checkpoint(path: str | Path) -> dict:
 
 def save_weights(state_dict: dict, class_names, path: str | Path) -> Path:
     """A state-dict npz (``state_dict/<name>`` keys, :func:`yolo_lib.weights.read_npz` reads it)
-    plus ``class_names``, written atomically."""
+    plus the class names (``meta/names``), written atomically."""
     arrays = {NPZ_PREFIX + k: np.asarray(v, np.float32) for k, v in state_dict.items()}
-    arrays["class_names"] = np.array(list(class_names))
+    arrays["meta/names"] = np.array([str(n) for n in class_names], dtype=str)
     return atomic_savez(path, arrays)
 
 

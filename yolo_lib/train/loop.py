@@ -136,7 +136,7 @@ class Trainer:
             from yolo_lib.evaluate import Evaluator
 
             self.evaluator = Evaluator(self.source.val_annotations, self.source.val_images, self.class_names,
-                                       imgsz=cfg.imgsz, batch=cfg.val_batch)
+                                       imgsz=cfg.imgsz, batch=cfg.val_batch, progress=self.progress)
         self._built = True
 
     def _load_initial_weights(self, path) -> None:
@@ -316,8 +316,8 @@ class Trainer:
             save_weights(sd, self.class_names, self.out / "weights" / "best.npz")
         self._save()  # last: the resume point, written after the weight files
         self._write_results()
-        m = (f"mAP50 {metrics['mAP50']:.4f} mAP50-95 {metrics['mAP50_95']:.4f} P {metrics['precision']:.3f} "
-             f"R {metrics['recall']:.3f}" if metrics else "no validation")
+        m = " ".join(f"{label} {metrics[k]:.4f}" for label, k in (("mAP50", "mAP50"), ("mAP50-95", "mAP50_95"),
+                     ("P", "precision"), ("R", "recall")) if metrics.get(k) is not None) or "no validation"
         self.log(f"epoch {epoch + 1}/{cfg.epochs}: loss box {loss[0]:.4f} cls {loss[1]:.4f} dfl {loss[2]:.4f} | {m} | "
                  f"lr {s.lr_weight:.2e}{' | best' if improved else ''}")
         if self.on_epoch_end is not None:
