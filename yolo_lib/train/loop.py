@@ -247,8 +247,9 @@ class Trainer:
         t_start, images = time.time(), 0
         step.read_losses()  # clear
         try:
-            batch = next(batches)
-            device_batch = step.put(batch.images, batch.boxes, batch.classes, batch.mask)
+            if start < nb:  # start == nb: Ctrl-C came in the epoch's last iteration
+                batch = next(batches)
+                device_batch = step.put(batch.images, batch.boxes, batch.classes, batch.mask)
             for i in range(start, nb):
                 ni = epoch * nb + i
                 s = iteration_settings(ni, nb, cfg)
