@@ -88,7 +88,8 @@ class Trainer:
         self.epoch, self.batch_in_epoch, self.iteration = 0, 0, 0
         self.best_fitness, self.best_epoch, self.history = None, None, []
         self.epoch_loss, self.epoch_count = np.zeros(3), 0
-        self.train_images, self.train_seconds = 0, 0.0
+        self.train_images, self.train_seconds = 0, 0.0  # this session, without the first (compiling) call
+        self.compile_seconds = None  # first call of the step (XLA compilation, or loading it from the cache)
         self.on_epoch_end = on_epoch_end  # called with the results row after each epoch (live plots)
         self._stop = False
         self._built = False
@@ -259,7 +260,12 @@ class Trainer:
                 if do_step:
                     sgd.last_step, sgd.steps, ema.updates = ni, sgd.steps + 1, ema.updates + 1
                 self.iteration, self.batch_in_epoch = ni + 1, i + 1
-                images += cfg.batch
+                if self.compile_seconds is None:  # the first call compiles: time it apart from training
+                    step.wait()
+                    self.compile_seconds = time.time() - t_start
+                    t_start = time.time()
+                else:
+                    images += cfg.batch
                 if i + 1 < nb:  # the host prepares and copies the next batch while the step runs
                     batch = next(batches)
                     device_batch = step.put(batch.images, batch.boxes, batch.classes, batch.mask)
@@ -362,6 +368,7 @@ class Trainer:
         return {"epochs": self.epoch, "best_epoch": self.best_epoch,
                 "mAP50": best and best["metrics/mAP50(B)"], "mAP50_95": best and best["metrics/mAP50-95(B)"],
                 "seconds": round(seconds, 2), "train_images_per_second": rate and round(rate, 2),
+                "step_compile_seconds": self.compile_seconds and round(self.compile_seconds, 2),
                 "run_dir": str(self.out)}
 
     def _export_best(self) -> None:

@@ -104,6 +104,10 @@ class TrainingStep:
         self.function(*device_batch, f32(settings.lr_weight), f32(settings.lr_bias), f32(settings.momentum),
                       np.bool_(do_step), f32(ema_decay), np.int32(iteration))
 
+    def wait(self) -> None:
+        """Block until every dispatched call has finished."""
+        float(self.loss_count.get_value())  # reading a value the last call wrote waits for it
+
     def read_losses(self) -> tuple[np.ndarray, int]:
         """(sum of the finite loss items (3,) since the last read, number of iterations); resets."""
         total, count = np.asarray(self.loss_sum.get_value(), np.float64), int(self.loss_count.get_value())
