@@ -1,9 +1,9 @@
 """End-to-end training, ours vs Ultralytics' trainer: same synthetic COCO-format set, same settings.
 
     python benchmarks/bench_training.py --refpython /work/refvenv/bin/python \\
-        [--train 64 --val 16 --imgsz 128 --batch 8 --epochs 3] [--out runs/bench_training]
+        [--imgsz 128 --batch 8 --epochs 3] [--out runs/bench_training]
 
-Both train YOLO11n from scratch (SGD, lr0 0.01, Ultralytics' defaults otherwise, nbs 64, the same
+The data is the smoke profile's synthetic set (64 train / 16 val images). Both train YOLO11n from scratch (SGD, lr0 0.01, Ultralytics' defaults otherwise, nbs 64, the same
 epochs, mosaic closed for the last ``--close-mosaic`` epochs) on the offline synthetic set: ours
 with ``python -m yolo_lib.train``, Ultralytics with ``YOLO("yolo11n.yaml").train`` on a YOLO-format
 copy of the same images and boxes (written here), on the CPU. Printed: each side's final
@@ -24,6 +24,7 @@ import sys
 import time
 from pathlib import Path
 
+from yolo_lib.train.config import SMOKE
 from yolo_lib.train.data import synthetic_source
 
 ULTRALYTICS_SCRIPT = """
@@ -89,7 +90,7 @@ def run_ultralytics(args, yaml: Path, project: Path) -> dict:
     rows = list(csv.DictReader(open(project / "ultralytics" / "results.csv")))
     rows = [{k.strip(): v for k, v in r.items()} for r in rows]
     seconds = float(rows[-1]["time"])
-    images = args.train // args.batch * args.batch * args.epochs
+    images = SMOKE.n_train // args.batch * args.batch * args.epochs
     return {"mAP50_95": float(rows[-1]["metrics/mAP50-95(B)"]), "mAP50": float(rows[-1]["metrics/mAP50(B)"]),
             "wall_seconds": wall, "train_images_per_second": images / seconds}
 
@@ -97,15 +98,13 @@ def run_ultralytics(args, yaml: Path, project: Path) -> dict:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--refpython", required=True, help="Python of an environment with torch + ultralytics")
-    p.add_argument("--train", type=int, default=64)
-    p.add_argument("--val", type=int, default=16)
     p.add_argument("--imgsz", type=int, default=128)
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--close-mosaic", type=int, default=1, help="as the smoke profile (which --profile smoke uses)")
     p.add_argument("--out", type=Path, default=Path("runs/bench_training"))
     args = p.parse_args()
-    source = synthetic_source(args.train, args.val)
+    source = synthetic_source(SMOKE.n_train, SMOKE.n_val)
     args.out.mkdir(parents=True, exist_ok=True)
     yaml = yolo_format_copy(source, args.out / "yolo_format")
     theirs = run_ultralytics(args, yaml, args.out)
