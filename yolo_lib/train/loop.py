@@ -24,8 +24,8 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import signal
+import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -200,25 +200,24 @@ class Trainer:
     # ---------------------------------------------------------------- training
     @contextmanager
     def _ctrl_c_finishes_iteration(self):
-        """First Ctrl-C: stop after the current iteration (state saved); second: abort now."""
-        if os.name != "posix" or signal.getsignal(signal.SIGINT) is None:
+        """First Ctrl-C (or SIGTERM): stop after the current iteration, state saved; second: abort
+        now. Signals the process ignores (``nohup``) stay ignored; off the main thread, no change."""
+        if threading.current_thread() is not threading.main_thread():
             yield
             return
-        try:
-            previous = signal.signal(signal.SIGINT, self._on_sigint)
-        except ValueError:  # not the main thread
-            yield
-            return
+        previous = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)
+                    if signal.getsignal(s) is not signal.SIG_IGN}
         try:
             yield
         finally:
-            signal.signal(signal.SIGINT, previous)
+            for s, handler in previous.items():
+                signal.signal(s, handler)
 
-    def _on_sigint(self, signum, frame):
+    def _on_signal(self, signum, frame):
         if self._stop:
             raise KeyboardInterrupt
         self._stop = True
-        self.log("\nCtrl-C: finishing this iteration and saving (press again to abort without saving)")
+        self.log("\ninterrupt: finishing this iteration and saving (press Ctrl-C again to abort without saving)")
 
     def fit(self) -> dict:
         """Train to ``cfg.epochs`` (from the checkpoint when resuming); returns the summary dict."""
