@@ -71,6 +71,7 @@ def build_source(args, cfg):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    from yolo_lib.interrupts import EXIT_INTERRUPTED, handle_interrupts
     from yolo_lib.train.checkpoint import CheckpointError
     from yolo_lib.train.data import DataError
     from yolo_lib.train.loop import NonFiniteLossError, Trainer, TrainingInterrupted
@@ -85,13 +86,12 @@ def main(argv=None) -> int:
             source = build_source(args, cfg)
             out = args.out or Path("runs") / f"{source.name}_{cfg.imgsz}"
             trainer = Trainer(cfg, source, out, weights=args.weights, progress=not args.quiet)
-        summary = trainer.fit()
-    except TrainingInterrupted as e:
+        with handle_interrupts(f"training {trainer.out}", trainer.resume_hint) as status:
+            status.progress = trainer.interrupt_note
+            summary = trainer.fit()
+    except TrainingInterrupted as e:  # only outside handle_interrupts (not the main thread)
         print(str(e), file=sys.stderr)
-        return 130
-    except KeyboardInterrupt:
-        print("aborted without saving (second Ctrl-C); resume from the last epoch with --resume", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except (DataError, CheckpointError, NonFiniteLossError, FileNotFoundError, OSError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

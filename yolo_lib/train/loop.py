@@ -92,6 +92,7 @@ class Trainer:
         self.compile_seconds = None  # first call of the step (XLA compilation, or loading it from the cache)
         self.on_epoch_end = on_epoch_end  # called with the results row after each epoch (live plots)
         self._stop = False
+        self.saved_on_interrupt = False
         self._built = False
 
     # ---------------------------------------------------------------- construction
@@ -197,6 +198,14 @@ class Trainer:
     def resume_hint(self) -> str:
         return f"python -m yolo_lib.train --resume {self.out}"
 
+    def interrupt_note(self) -> str:
+        """What an interruption keeps (for the one-line message of :mod:`yolo_lib.interrupts`)."""
+        if self.saved_on_interrupt:
+            return f"saved at epoch {self.epoch + 1}, batch {self.batch_in_epoch}"
+        if (self.out / "weights" / CHECKPOINT).exists():
+            return "not saved now; the resume restarts from the last finished epoch"
+        return "nothing saved yet: no epoch finished, so start the same command again instead"
+
     # ---------------------------------------------------------------- training
     @contextmanager
     def _ctrl_c_finishes_iteration(self):
@@ -231,6 +240,7 @@ class Trainer:
                 self._train_epoch(self.epoch)
                 if self._stop:
                     path = self._save()
+                    self.saved_on_interrupt = True
                     raise TrainingInterrupted(f"interrupted at epoch {self.epoch + 1}, batch {self.batch_in_epoch}; "
                                               f"state saved to {path}; resume with: {self.resume_hint}")
                 self._end_epoch(self.epoch)
