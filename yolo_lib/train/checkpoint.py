@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from yolo_lib.weights import NPZ_PREFIX
+from yolo_lib.weights import NAMES_KEY, NPZ_PREFIX
 
 FORMAT = "yolo_lib.train.checkpoint/1"
 ARRAY_GROUPS = {"model": ("model",), "optimizer/momentum": ("optimizer", "momentum"),
@@ -122,7 +122,7 @@ def save_weights(state_dict: dict, class_names, path: str | Path) -> Path:
     """A state-dict npz (``state_dict/<name>`` keys, :func:`yolo_lib.weights.read_npz` reads it)
     plus the class names (``meta/names``), written atomically."""
     arrays = {NPZ_PREFIX + k: np.asarray(v, np.float32) for k, v in state_dict.items()}
-    arrays["meta/names"] = np.array([str(n) for n in class_names], dtype=str)
+    arrays[NAMES_KEY] = np.array([str(n) for n in class_names], dtype=str)
     return atomic_savez(path, arrays)
 
 
