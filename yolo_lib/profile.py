@@ -7,7 +7,7 @@ uses less data, fewer steps and smaller images.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 
 from yolo_lib import settings
 from yolo_lib.train import config as train_config
@@ -18,39 +18,34 @@ PROFILES = ("smoke", "full")
 
 @dataclass(frozen=True)
 class Profile:
-    """A profile is a name plus its training configuration (:mod:`yolo_lib.train.config`);
-    the sizes notebooks read (pixels, images, epochs) are that configuration's."""
+    """Sizes that differ between profiles (pixels, images, epochs), taken from the profile's
+    training configuration (:data:`yolo_lib.train.config.SMOKE` / ``FULL``); :attr:`train` is that
+    configuration with these sizes (so ``dataclasses.replace(SMOKE, imgsz=64).train`` follows)."""
 
     name: str
-    train: TrainConfig
+    imgsz: int  # training/eval image size (square, multiple of 32)
+    batch: int  # training batch size
+    epochs: int  # training epochs
+    n_train: int  # training images
+    n_val: int  # validation images
+
+    @classmethod
+    def of(cls, name: str, cfg: TrainConfig) -> "Profile":
+        return cls(name, cfg.imgsz, cfg.batch, cfg.epochs, cfg.n_train, cfg.n_val)
 
     @property
-    def imgsz(self) -> int:  # training/eval image size (square, multiple of 32)
-        return self.train.imgsz
-
-    @property
-    def batch(self) -> int:
-        return self.train.batch
-
-    @property
-    def epochs(self) -> int:
-        return self.train.epochs
-
-    @property
-    def n_train(self) -> int:
-        return self.train.n_train
-
-    @property
-    def n_val(self) -> int:
-        return self.train.n_val
+    def train(self) -> TrainConfig:
+        """The full training configuration of this profile."""
+        base = train_config.SMOKE if self.name == "smoke" else train_config.FULL
+        return replace(base, imgsz=self.imgsz, batch=self.batch, epochs=self.epochs, n_train=self.n_train,
+                       n_val=self.n_val)
 
     def as_dict(self) -> dict:
-        return {"name": self.name, "imgsz": self.imgsz, "batch": self.batch, "epochs": self.epochs,
-                "n_train": self.n_train, "n_val": self.n_val}
+        return asdict(self)
 
 
-SMOKE = Profile(name="smoke", train=train_config.SMOKE)
-FULL = Profile(name="full", train=train_config.FULL)
+SMOKE = Profile.of("smoke", train_config.SMOKE)
+FULL = Profile.of("full", train_config.FULL)
 
 
 def jax_has_gpu() -> bool:
