@@ -18,8 +18,13 @@ from yolo_lib.train.step import TrainingStep
 
 from train_worker import TINY
 
-OVERFIT_STEPS = 40
-OVERFIT_FACTOR = 3.0  # measured: see the report in docs/benchmarks.md (training section)
+#: Measured (2-core CPU, deterministic): the summed loss items start at 0.20 (box/dfl ~0: with
+#: task-aligned assignment the targets scale with the IoU of the predictions, and random boxes
+#: overlap nothing), rise to a peak of 4.45 at step 16 once predicted boxes overlap the objects,
+#: then fall to a mean of 1.66 over steps 90-99 (2.7x below the peak). Broken learning (lr 0, a
+#: sign error) keeps the loss near its start or lets it grow: both fail the factor 2 below.
+OVERFIT_STEPS = 100
+OVERFIT_FACTOR = 2.0
 
 
 def test_one_fixed_batch_overfits():
@@ -40,4 +45,6 @@ def test_one_fixed_batch_overfits():
         losses.append(float(total.sum()))
     assert step.first_bad_iteration() is None
     print("overfit losses", [round(v, 3) for v in losses])
-    assert losses[0] / np.mean(losses[-3:]) >= OVERFIT_FACTOR, losses
+    peak = max(losses[: OVERFIT_STEPS // 2])
+    assert peak > 5 * losses[0], losses  # the assignment found the objects
+    assert peak / np.mean(losses[-10:]) >= OVERFIT_FACTOR, losses
