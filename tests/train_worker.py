@@ -6,6 +6,7 @@
 import dataclasses
 import json
 import sys
+import time
 
 import yolo_lib  # noqa: F401
 from yolo_lib.profile import configure_pytensor
@@ -23,6 +24,7 @@ def main(run_dir: str, resume: bool) -> int:
             trainer = Trainer.from_run(run_dir, progress=False)
         else:
             trainer = Trainer(TINY, synthetic_source(TINY.n_train, TINY.n_val, progress=False), run_dir, progress=False)
+        trainer.on_epoch_end = lambda row: time.sleep(1.0)  # a window for the test's signals
         print(json.dumps(trainer.fit()), flush=True)
     except TrainingInterrupted as e:
         print(e, flush=True)
