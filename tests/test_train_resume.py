@@ -56,7 +56,8 @@ def test_kill_and_ctrl_c_then_resume_equals_uninterrupted(uninterrupted, tmp_pat
     run = tmp_path / "run"
     proc = _start(run)
     _wait_for_epoch(proc, run, 1)
-    proc.kill()  # kill -9 somewhere in epoch 2
+    time.sleep(1.3)  # past the worker's 1 s pause: into epoch 2
+    proc.kill()  # kill -9 (wherever the run is: any moment must resume exactly)
     proc.wait()
     proc = _start(run, resume=True)
     _wait_for_epoch(proc, run, 2)
