@@ -14,7 +14,8 @@ from yolo_lib.train import SMOKE, Trainer, TrainingInterrupted, synthetic_source
 
 #: Shapes shared by every compiled-step test (one XLA compilation, reused through JAX's cache).
 TINY = dataclasses.replace(SMOKE, imgsz=64, batch=2, n_train=8, n_val=4, epochs=3, close_mosaic=1, val=False,
-                           max_boxes=8, log_every=2, plots=False, warmup_epochs=1.0, workers=1)
+                           max_boxes=8, log_every=2, plots=False, warmup_epochs=1.0, workers=1,
+                           nbs=4)  # accumulate 2: optimizer steps every other iteration after warm-up
 
 
 def main(run_dir: str, resume: bool) -> int:
