@@ -45,14 +45,21 @@ def _finish(proc):
 
 
 @pytest.fixture(scope="module")
-def uninterrupted(tmp_path_factory):
+def uninterrupted_run(tmp_path_factory):
+    """The reference run, started at once: it runs beside the interrupted one (2 cores, half the wait)."""
     run = tmp_path_factory.mktemp("uninterrupted")
-    rc, out = _finish(_start(run))
+    return run, _start(run)
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(uninterrupted_run):
+    run, proc = uninterrupted_run
+    rc, out = _finish(proc)
     assert rc == 0, out[-3000:]
     return load_checkpoint(run / CKPT)
 
 
-def test_kill_and_ctrl_c_then_resume_equals_uninterrupted(uninterrupted, tmp_path):
+def test_kill_and_ctrl_c_then_resume_equals_uninterrupted(uninterrupted_run, tmp_path, request):
     run = tmp_path / "run"
     proc = _start(run)
     _wait_for_epoch(proc, run, 1)
@@ -70,6 +77,7 @@ def test_kill_and_ctrl_c_then_resume_equals_uninterrupted(uninterrupted, tmp_pat
     rc, out = _finish(_start(run, resume=True))
     assert rc == 0, out[-3000:]
     resumed = load_checkpoint(run / CKPT)
+    uninterrupted = request.getfixturevalue("uninterrupted")
     assert resumed["iteration"] == uninterrupted["iteration"] == 12
     for group in ("model", "ema"):
         a = uninterrupted[group] if group == "model" else uninterrupted["ema"]["values"]
