@@ -29,6 +29,7 @@ from yolo_lib.loss import detection_loss
 from yolo_lib.loss.detection_loss import LossGains
 from yolo_lib.train.ema import EMA
 from yolo_lib.train.optimizer import SGD
+from yolo_lib.step_cache import cached_function
 from yolo_lib.train.schedule import IterationSettings
 
 
@@ -51,40 +52,47 @@ class TrainingStep:
         self.model, self.sgd, self.ema = model, sgd, ema
         self.shapes = {"images": (batch, 3, imgsz, imgsz), "boxes": (batch, max_boxes, 4),
                        "classes": (batch, max_boxes), "mask": (batch, max_boxes)}
-        images = pt.tensor4("images", dtype="uint8", shape=self.shapes["images"])
-        boxes = pt.tensor3("boxes", dtype="float32", shape=self.shapes["boxes"])
-        classes = pt.matrix("classes", dtype="int32", shape=self.shapes["classes"])
-        mask = pt.matrix("mask", dtype="float32", shape=self.shapes["mask"])
-        lr_w, lr_b, mom, decay = (pt.scalar(n, dtype="float32") for n in ("lr_weight", "lr_bias", "momentum", "ema_decay"))
-        do_step = pt.scalar("do_step", dtype="bool")
-        iteration = pt.scalar("iteration", dtype="int32")
-
-        x = images.astype("float32") / np.float32(255.0)
-        out = model.forward(x, train=True)
-        gt_boxes, gt_mask = _targets_in_graph(boxes, mask, imgsz)
-        loss = detection_loss(out.box, out.cls, gt_boxes, classes, gt_mask, image_hw=(imgsz, imgsz),
-                              strides=model.strides, gains=gains)
-        grads = pytensor.grad(loss.total, list(model.params.values()))
-        sgd_updates, new_params = sgd.updates(grads, lr_w, lr_b, mom, do_step)
-        by_var = {id(v): n for n, v in model.buffers.items()}
-        new_values = {**new_params, **{by_var[id(var)]: new for var, new in out.updates}}
-        ema_updates = ema.symbolic_updates(new_values, decay, do_step)
-
         self.loss_sum = pytensor.shared(np.zeros(3, np.float32), name="log/loss_sum", shape=(3,))
         self.loss_count = pytensor.shared(np.float32(0), name="log/loss_count")
         self.bad_iteration = pytensor.shared(np.int32(-1), name="log/bad_iteration")
-        finite = pt.all(pt.isfinite(loss.items))
-        log_updates = [
-            (self.loss_sum, self.loss_sum + pt.switch(finite, loss.items, pt.zeros_like(loss.items))),
-            (self.loss_count, self.loss_count + np.float32(1)),
-            (self.bad_iteration, pt.switch(pt.and_(pt.lt(self.bad_iteration, 0), pt.invert(finite)),
-                                           iteration, self.bad_iteration)),
-        ]
-        self.function = pytensor.function(
-            [images, boxes, classes, mask, lr_w, lr_b, mom, do_step, decay, iteration], [],
-            updates=sgd_updates + list(out.updates) + ema_updates + log_updates,
-            mode=modes.training())
-        self.function.trust_input = True  # inputs are checked in put(); device arrays pass through
+
+        def build():
+            images = pt.tensor4("images", dtype="uint8", shape=self.shapes["images"])
+            boxes = pt.tensor3("boxes", dtype="float32", shape=self.shapes["boxes"])
+            classes = pt.matrix("classes", dtype="int32", shape=self.shapes["classes"])
+            mask = pt.matrix("mask", dtype="float32", shape=self.shapes["mask"])
+            lr_w, lr_b, mom, decay = (pt.scalar(n, dtype="float32") for n in ("lr_weight", "lr_bias", "momentum", "ema_decay"))
+            do_step = pt.scalar("do_step", dtype="bool")
+            iteration = pt.scalar("iteration", dtype="int32")
+
+            x = images.astype("float32") / np.float32(255.0)
+            out = model.forward(x, train=True)
+            gt_boxes, gt_mask = _targets_in_graph(boxes, mask, imgsz)
+            loss = detection_loss(out.box, out.cls, gt_boxes, classes, gt_mask, image_hw=(imgsz, imgsz),
+                                  strides=model.strides, gains=gains)
+            grads = pytensor.grad(loss.total, list(model.params.values()))
+            sgd_updates, new_params = sgd.updates(grads, lr_w, lr_b, mom, do_step)
+            by_var = {id(v): n for n, v in model.buffers.items()}
+            new_values = {**new_params, **{by_var[id(var)]: new for var, new in out.updates}}
+            ema_updates = ema.symbolic_updates(new_values, decay, do_step)
+            finite = pt.all(pt.isfinite(loss.items))
+            log_updates = [
+                (self.loss_sum, self.loss_sum + pt.switch(finite, loss.items, pt.zeros_like(loss.items))),
+                (self.loss_count, self.loss_count + np.float32(1)),
+                (self.bad_iteration, pt.switch(pt.and_(pt.lt(self.bad_iteration, 0), pt.invert(finite)),
+                                               iteration, self.bad_iteration)),
+            ]
+            inputs = [images, boxes, classes, mask, lr_w, lr_b, mom, do_step, decay, iteration]
+            return inputs, [], sgd_updates + list(out.updates) + ema_updates + log_updates
+
+        # the graph is a function of these (and of yolo_lib's source, which the cache key adds):
+        # a later process (a resumed run, CI, a notebook) loads the compiled program instead
+        key = ("TrainingStep", model.scale, model.nc, [(n, p.type.shape) for n, p in model.params.items()],
+               batch, imgsz, max_boxes, gains, sgd.weight_decay, sgd.max_grad_norm, sgd.nesterov, modes.REWRITES)
+        shared = {v.name: v for v in [*model.params.values(), *model.buffers.values(),
+                                      *sgd.momentum_buffers.values(), *sgd.grad_sums.values(), *ema.values.values(),
+                                      self.loss_sum, self.loss_count, self.bad_iteration]}
+        self.function = cached_function(key, build, shared, modes.training())
 
     def put(self, images, boxes, classes, mask) -> tuple:
         """Check shapes and start copying one batch to the device; returns the device arrays."""
