@@ -15,6 +15,10 @@ so a call only dispatches work and the host never waits for the device. :meth:`r
 reads (and resets) the accumulated loss items every N iterations; :meth:`first_bad_iteration`
 names the first iteration whose loss was not finite. :meth:`put` starts the host-to-device copy
 of a batch, so the loop transfers the next batch while the current step runs.
+
+The compiled program is kept across processes by :func:`yolo_lib.step_cache.cached_function`
+(keyed by the shapes, loss gains, optimizer constants and yolo_lib's source): a resumed run, a
+notebook after a restart or CI loads it in a second instead of rebuilding and rewriting the graph.
 """
 
 from __future__ import annotations
