@@ -7,30 +7,45 @@ uses less data, fewer steps and smaller images.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, asdict
+from dataclasses import asdict, dataclass, replace
 
 from yolo_lib import settings
+from yolo_lib.train import config as train_config
+from yolo_lib.train.config import TrainConfig
 
 PROFILES = ("smoke", "full")
 
 
 @dataclass(frozen=True)
 class Profile:
-    """Sizes that differ between profiles. Image sizes in pixels (square, multiple of 32)."""
+    """Sizes that differ between profiles (pixels, images, epochs), taken from the profile's
+    training configuration (:data:`yolo_lib.train.config.SMOKE` / ``FULL``); :attr:`train` is that
+    configuration with these sizes (so ``dataclasses.replace(SMOKE, imgsz=64).train`` follows)."""
 
     name: str
-    imgsz: int  # training/eval image size
+    imgsz: int  # training/eval image size (square, multiple of 32)
     batch: int  # training batch size
     epochs: int  # training epochs
     n_train: int  # training images
     n_val: int  # validation images
 
+    @classmethod
+    def of(cls, name: str, cfg: TrainConfig) -> "Profile":
+        return cls(name, cfg.imgsz, cfg.batch, cfg.epochs, cfg.n_train, cfg.n_val)
+
+    @property
+    def train(self) -> TrainConfig:
+        """The full training configuration of this profile."""
+        base = train_config.SMOKE if self.name == "smoke" else train_config.FULL
+        return replace(base, imgsz=self.imgsz, batch=self.batch, epochs=self.epochs, n_train=self.n_train,
+                       n_val=self.n_val)
+
     def as_dict(self) -> dict:
         return asdict(self)
 
 
-SMOKE = Profile(name="smoke", imgsz=128, batch=8, epochs=2, n_train=64, n_val=16)
-FULL = Profile(name="full", imgsz=320, batch=64, epochs=60, n_train=12000, n_val=2000)
+SMOKE = Profile.of("smoke", train_config.SMOKE)
+FULL = Profile.of("full", train_config.FULL)
 
 
 def jax_has_gpu() -> bool:

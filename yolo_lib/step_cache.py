@@ -93,12 +93,19 @@ class ExportedFunction:
         self.jit = jax.jit(exported.call, donate_argnums=donate)
 
     def __call__(self, *inputs):
-        args = [np.asarray(inputs[v], dtype=dt) if kind == "input" else v.container.storage[0]
+        args = [_as_input(inputs[v], dt) if kind == "input" else v.container.storage[0]
                 for (kind, v), dt in zip(self.sources, self.dtypes)]
         outs = self.jit(*args)
         for o, var in self.updates:
             var.container.storage[0] = outs[o]
         return list(outs[: self.n_outputs])
+
+
+def _as_input(value, dtype):
+    """A device array of the right dtype passes through (no copy back to the host); else NumPy."""
+    if getattr(value, "dtype", None) == dtype and hasattr(value, "devices"):
+        return value
+    return np.asarray(value, dtype=dtype)
 
 
 def _rewritten(inputs, outputs, updates, mode):

@@ -15,7 +15,9 @@ biases), momentum 0.937 with Nesterov. Learning rates and momentum are inputs of
 function, so warm-up and schedules never recompile: ``lr`` for weights, ``bias_lr`` for biases
 (defaults to ``lr``), ``momentum``. BN running statistics follow the train-mode forward
 (momentum 0.03, unbiased batch variance). Ultralytics' EMA of the weights and gradient
-accumulation are not part of this step.
+accumulation are not part of this step: this is the parity/benchmark step (it can return the raw
+gradients); training uses :class:`yolo_lib.train.step.TrainingStep`, which shares its optimizer
+pieces (:mod:`yolo_lib.train.optimizer`).
 
 Data parallel: ``TrainStep(..., mesh=data_mesh())`` (:mod:`yolo_lib.parallel`) splits the batch
 (images and targets) over the mesh's devices and replicates parameters, momentum buffers and BN
@@ -35,6 +37,7 @@ from yolo_lib import modes
 from yolo_lib.loss import DenseTargets, detection_loss, target_variables
 from yolo_lib.parallel import check_batch_divides
 from yolo_lib.step_cache import cached_function
+from yolo_lib.train.optimizer import clip_by_global_norm, param_group
 
 
 #: Graph rewrites for the compiled step (the reason: :data:`yolo_lib.modes.REWRITES`).
@@ -53,19 +56,12 @@ class SGDConfig:
 
 def is_decayed(name: str) -> bool:
     """Weight decay applies to convolution weights only: not to BN weights, not to biases."""
-    return name.endswith(".weight") and ".bn." not in name
+    return param_group(name) == "weight"
 
 
 def is_bias(name: str) -> bool:
     """Biases (BN biases and head conv biases) get their own learning rate during warm-up."""
-    return name.endswith(".bias")
-
-
-def clip_by_global_norm(grads: list, max_norm: float) -> list:
-    """PyTorch ``clip_grad_norm_``: scale all gradients by min(1, max_norm / (norm + 1e-6))."""
-    norm = pt.sqrt(sum((g.astype("float32") ** 2).sum() for g in grads))
-    coef = pt.minimum(np.float32(max_norm) / (norm + np.float32(1e-6)), np.float32(1.0))
-    return [g * coef for g in grads]
+    return param_group(name) == "bias"
 
 
 def sgd_updates(params: dict, grads: list, buffers: dict, lr, bias_lr, momentum, config: SGDConfig) -> list:

@@ -204,10 +204,11 @@ class BatchLoader:
                 self._warned = True
         return boxes[keep], classes[keep]
 
-    def epoch(self, epoch: int = 0) -> Iterator[Batch]:
-        """Yield the batches of ``epoch``, prefetched in a background thread."""
+    def epoch(self, epoch: int = 0, start_batch: int = 0) -> Iterator[Batch]:
+        """Yield the batches of ``epoch`` from batch ``start_batch`` on (a resumed epoch gets the
+        same batches as an uninterrupted one), prefetched in a background thread."""
         order, mosaic, b = self.order(epoch), self.mosaic_enabled(epoch), self.batch_size
-        starts = range(0, len(self) * b, b)
+        starts = range(start_batch * b, len(self) * b, b)
         jobs = [(s, order[s:s + b]) for s in starts]
         ring = min(self.workers + self.prefetch + 2, len(jobs))
         if self.processes:

@@ -1,0 +1,119 @@
+"""End-to-end training, ours vs Ultralytics' trainer: same synthetic COCO-format set, same settings.
+
+    python benchmarks/bench_training.py --refpython /work/refvenv/bin/python \\
+        [--imgsz 128 --batch 8 --epochs 3] [--out runs/bench_training]
+
+The data is the smoke profile's synthetic set (64 train / 16 val images). Both train YOLO11n from scratch (SGD, lr0 0.01, Ultralytics' defaults otherwise, nbs 64, the same
+epochs, mosaic closed for the last ``--close-mosaic`` epochs) on the offline synthetic set: ours
+with ``python -m yolo_lib.train``, Ultralytics with ``YOLO("yolo11n.yaml").train`` on a YOLO-format
+copy of the same images and boxes (written here), on the CPU. Printed: each side's final
+mAP50-95 and mAP50 (each side's own validator: ours COCOeval, theirs Ultralytics' own), wall
+seconds, and training images per second (ours: without the first, compiling step; theirs: images
+/ summed epoch time from results.csv, which includes its validation). Ratios ours/theirs.
+Needs the reference environment (torch + ultralytics), never a project dependency.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from yolo_lib.train.config import SMOKE
+from yolo_lib.train.data import synthetic_source
+
+ULTRALYTICS_SCRIPT = """
+import json, sys, time
+from ultralytics import YOLO
+args = json.loads(sys.argv[1])
+t = time.time()
+model = YOLO("yolo11n.yaml")
+model.train(data=args["yaml"], epochs=args["epochs"], imgsz=args["imgsz"], batch=args["batch"], device="cpu",
+            optimizer="SGD", lr0=0.01, workers=args["workers"], project=args["project"], name="ultralytics",
+            exist_ok=True, close_mosaic=args["close_mosaic"], seed=args["seed"], deterministic=False, amp=False,
+            plots=False, pretrained=False, verbose=False)
+print("ULTRALYTICS_SECONDS", time.time() - t)
+"""
+
+
+def yolo_format_copy(source, root: Path) -> Path:
+    """Write images + YOLO txt labels of both splits and a data yaml; returns the yaml path."""
+    names = list(source.class_names)
+    for split, ann, images in (("train", source.train_annotations, source.train_images),
+                               ("val", source.val_annotations, source.val_images)):
+        data = json.loads(Path(ann).read_text())
+        cat_index = {c["id"]: names.index(c["name"]) for c in data["categories"] if c["name"] in names}
+        (root / "images" / split).mkdir(parents=True, exist_ok=True)
+        (root / "labels" / split).mkdir(parents=True, exist_ok=True)
+        rows = {im["id"]: [] for im in data["images"]}
+        for a in data["annotations"]:
+            if a["category_id"] in cat_index:
+                rows[a["image_id"]].append(a)
+        for im in data["images"]:
+            shutil.copy(Path(images) / im["file_name"], root / "images" / split / im["file_name"])
+            w, h = im["width"], im["height"]
+            lines = [f"{cat_index[a['category_id']]} {(a['bbox'][0] + a['bbox'][2] / 2) / w:.6f} "
+                     f"{(a['bbox'][1] + a['bbox'][3] / 2) / h:.6f} {a['bbox'][2] / w:.6f} {a['bbox'][3] / h:.6f}"
+                     for a in rows[im["id"]]]
+            (root / "labels" / split / (Path(im["file_name"]).stem + ".txt")).write_text("\n".join(lines))
+    yaml = root / "data.yaml"
+    yaml.write_text(f"path: {root}\ntrain: images/train\nval: images/val\nnames:\n"
+                    + "".join(f"  {i}: {n}\n" for i, n in enumerate(names)))
+    return yaml
+
+
+def run_ours(args, out: Path) -> dict:
+    cmd = [sys.executable, "-m", "yolo_lib.train", "--data", "synthetic", "--profile", "smoke", "--imgsz", str(args.imgsz),
+           "--epochs", str(args.epochs), "--batch", str(args.batch), "--seed", "0", "--out", str(out), "--quiet"]
+    t = time.time()
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"ours failed: {done.stderr[-2000:]}")
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    summary["wall_seconds"] = time.time() - t
+    return summary
+
+
+def run_ultralytics(args, yaml: Path, project: Path) -> dict:
+    payload = json.dumps({"yaml": str(yaml), "epochs": args.epochs, "imgsz": args.imgsz, "batch": args.batch,
+                          "workers": 2, "project": str(project), "close_mosaic": args.close_mosaic, "seed": 0})
+    t = time.time()
+    done = subprocess.run([args.refpython, "-c", ULTRALYTICS_SCRIPT, payload], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"ultralytics failed: {done.stderr[-2000:]}")
+    wall = time.time() - t
+    rows = list(csv.DictReader(open(project / "ultralytics" / "results.csv")))
+    rows = [{k.strip(): v for k, v in r.items()} for r in rows]
+    seconds = float(rows[-1]["time"])
+    images = SMOKE.n_train // args.batch * args.batch * args.epochs
+    return {"mAP50_95": float(rows[-1]["metrics/mAP50-95(B)"]), "mAP50": float(rows[-1]["metrics/mAP50(B)"]),
+            "wall_seconds": wall, "train_images_per_second": images / seconds}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--refpython", required=True, help="Python of an environment with torch + ultralytics")
+    p.add_argument("--imgsz", type=int, default=128)
+    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--epochs", type=int, default=3)
+    p.add_argument("--close-mosaic", type=int, default=1, help="as the smoke profile (which --profile smoke uses)")
+    p.add_argument("--out", type=Path, default=Path("runs/bench_training"))
+    args = p.parse_args()
+    source = synthetic_source(SMOKE.n_train, SMOKE.n_val)
+    args.out.mkdir(parents=True, exist_ok=True)
+    yaml = yolo_format_copy(source, args.out / "yolo_format")
+    theirs = run_ultralytics(args, yaml, args.out)
+    ours = run_ours(args, args.out / "ours")
+    ratio = {k: (ours[k] / theirs[k] if ours.get(k) and theirs.get(k) else None)
+             for k in ("mAP50_95", "train_images_per_second")}
+    print(json.dumps({"settings": vars(args) | {"out": str(args.out)}, "ours": ours, "ultralytics": theirs,
+                      "ratio_ours_over_theirs": ratio}, indent=2, default=str))
+
+
+if __name__ == "__main__":
+    main()

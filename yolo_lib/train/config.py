@@ -1,0 +1,110 @@
+"""Every training setting in one dataclass, at Ultralytics 8.4.190's defaults (``cfg/default.yaml``).
+
+``TrainConfig()`` is the recipe; :data:`SMOKE` (CPU/CI, seconds per epoch) and :data:`FULL`
+(the H100 run: COCO person + cell-phone subset at 320 px, 100 epochs) are two instances of it.
+Change a setting with ``dataclasses.replace(FULL, epochs=10)``. Units: pixels for sizes,
+epochs/iterations as counted by the loop (an iteration = one batch).
+
+Two places where Ultralytics' versions differ and the 8.4.190 behaviour is kept (the reference
+tooling runs that version): warm-up lasts ``round(warmup_epochs * batches_per_epoch)``
+iterations with no floor (older versions used at least 100; set ``warmup_min_iterations=100``
+for that), and fitness (which picks ``best``) is mAP50-95 alone (older: 0.1 mAP50 + 0.9
+mAP50-95; see ``fitness_weights``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+
+from yolo_lib.data.augment import AugmentConfig
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Settings of one training run (Ultralytics' names where it has one)."""
+
+    # run size
+    epochs: int = 100
+    batch: int = 16  # images per iteration (the compiled step's batch)
+    imgsz: int = 320  # square training/validation size, multiple of 32
+    n_train: int | None = None  # synthetic set: training images (None = the data's own count)
+    n_val: int | None = None  # synthetic set: validation images
+    seed: int = 0
+    # optimizer (SGD, Nesterov), three groups: conv weights (decay), BN weights, biases
+    lr0: float = 0.01
+    lrf: float = 0.01  # final lr = lr0 * lrf
+    momentum: float = 0.937
+    weight_decay: float = 5e-4  # before scaling by batch * accumulate / nbs
+    nbs: int = 64  # nominal batch: gradients accumulate to about this many images
+    max_grad_norm: float = 10.0
+    cos_lr: bool = False
+    # warm-up (per iteration)
+    warmup_epochs: float = 3.0
+    warmup_momentum: float = 0.8
+    warmup_bias_lr: float = 0.1
+    warmup_min_iterations: int = 0
+    # EMA of weights and BN statistics: d = ema_decay * (1 - exp(-updates / ema_tau))
+    ema_decay: float = 0.9999
+    ema_tau: float = 2000.0
+    # loss gains
+    box: float = 7.5
+    cls: float = 0.5
+    dfl: float = 1.5
+    # data
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    close_mosaic: int = 10  # last epochs without mosaic
+    max_boxes: int | None = None  # boxes per image in a batch (None = what the data can carry)
+    workers: int = 2  # loader threads
+    # validation and checkpoints
+    val: bool = True  # evaluate the EMA each epoch (off: no mAP, best = last)
+    val_batch: int = 16
+    fitness_weights: tuple[float, float] = (0.0, 1.0)  # (mAP50, mAP50-95)
+    log_every: int = 10  # read the device loss accumulators every N iterations
+    plots: bool = True
+    export_onnx: bool = True  # export best to ONNX with a parity report at the end
+
+    def as_dict(self) -> dict:
+        """JSON-able dict (the augmentation as a nested dict)."""
+        d = asdict(self)
+        d["fitness_weights"] = list(self.fitness_weights)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        """Inverse of :meth:`as_dict` (unknown keys are an error)."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"unknown training settings: {unknown}")
+        d = dict(d)
+        if isinstance(d.get("augment"), dict):
+            d["augment"] = AugmentConfig(**d["augment"])
+        if "fitness_weights" in d:
+            d["fitness_weights"] = tuple(d["fitness_weights"])
+        return cls(**d)
+
+    @property
+    def accumulate(self) -> int:
+        """Batches per optimizer step: ``max(round(nbs / batch), 1)``."""
+        return max(round(self.nbs / self.batch), 1)
+
+    @property
+    def scaled_weight_decay(self) -> float:
+        """Weight decay of the conv-weight group: ``weight_decay * batch * accumulate / nbs``."""
+        return self.weight_decay * self.batch * self.accumulate / self.nbs
+
+    def check(self) -> None:
+        """One-line ValueError for settings that cannot run."""
+        if self.imgsz % 32 or self.imgsz < 32:
+            raise ValueError(f"imgsz must be a positive multiple of 32, got {self.imgsz}")
+        for name in ("epochs", "batch", "nbs", "log_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+
+
+#: CPU / CI profile: the synthetic set, small images, a few epochs (mosaic closed for the last one).
+SMOKE = TrainConfig(epochs=3, batch=8, imgsz=128, n_train=64, n_val=16, close_mosaic=1, val_batch=8,
+                    warmup_epochs=1.0, log_every=4)
+#: The workshop run on one H100: COCO person + cell phone, 12k/2k images at 320 px, 100 epochs.
+FULL = TrainConfig(epochs=100, batch=64, imgsz=320, n_train=12000, n_val=2000, workers=8, val_batch=64,
+                   log_every=50)
