@@ -105,7 +105,10 @@ def main():
     ap.add_argument("--max-boxes", type=int, default=16)
     ap.add_argument("--nc", type=int, default=2)
     ap.add_argument("--layers", type=int, default=0, help="time a slice: backbone layers 0..K-1 (0: the whole step)")
+    ap.add_argument("--cold", action="store_true", help="no step cache, no JAX compilation cache: time real compiles")
     args = ap.parse_args()
+    if args.cold:  # both read at each compile
+        os.environ["YOLO_JAX_CACHE"] = os.environ["YOLO_STEP_CACHE"] = "0"
     import jax
 
     print(f"machine: {platform.node()} {os.cpu_count()} cpus, jax devices {jax.devices()}, load {os.getloadavg()}")
