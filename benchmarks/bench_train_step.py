@@ -7,6 +7,12 @@ by ``jax.value_and_grad`` and jitted with donated parameters
 (:class:`JaxReferenceStep` in benchmarks/jax_reference_step.py).
 
     python benchmarks/bench_train_step.py --batch 8 --imgsz 320 --steps 20
+    python benchmarks/bench_train_step.py --layers 5 --batch 2 --imgsz 128 --steps 20   # a slice, seconds
+
+``--layers K`` times the same two methods on a slice instead of the whole step: backbone layers
+0..K-1 in train mode and a stand-in loss (the mean square of layer K-1's output). Its graph is a
+fraction of the whole step's, so it compiles in seconds (notebook 06 runs it live in the smoke
+profile); its numbers say how the two gradients compare on that slice, not on the full step.
 
 Compile time = building + rewriting the graph (``pytensor.function``) + the first call (XLA).
 Targets: compile <= 60 s on 2 CPU cores; step time ours <= 1.05x the pure-JAX step.
@@ -24,10 +30,18 @@ import numpy as np
 from tqdm import tqdm
 
 import yolo_lib  # noqa: F401  (sets floatX=float32 before PyTensor loads)
-from jax_reference_step import JaxReferenceStep  # benchmarks/jax_reference_step.py, next to this script
+import pytensor
+import pytensor.tensor as pt
+from jax_reference_step import JaxReferenceStep, JaxSGDStep  # benchmarks/jax_reference_step.py, next to this script
+from yolo_lib import modes
 from yolo_lib.loss import from_image_lists
 from yolo_lib.model import build_yolo11
-from yolo_lib.train_step import TrainStep
+from yolo_lib.nn import ForwardContext
+from yolo_lib.train.optimizer import clip_by_global_norm
+from yolo_lib.train_step import SGDConfig, TrainStep, sgd_updates
+
+#: Backbone layers 0..10 each read only the layer before, so any prefix of them is a slice.
+BACKBONE_LAYERS = 11
 
 
 def synthetic_batch(batch: int, imgsz: int, max_boxes: int, nc: int, seed: int = 0):
@@ -44,6 +58,39 @@ def synthetic_batch(batch: int, imgsz: int, max_boxes: int, nc: int, seed: int =
     return images, from_image_lists(boxes, classes, max_boxes=max_boxes)
 
 
+def slice_graph(model, layers: int, batch: int, imgsz: int):
+    """Layers 0..layers-1 of ``model`` in train mode and the stand-in loss mean(y**2):
+    (params of those layers, BN updates, images variable, loss)."""
+    if not 1 <= layers <= BACKBONE_LAYERS:
+        raise SystemExit(f"--layers must be 1..{BACKBONE_LAYERS} (the backbone), got {layers}")
+    images = pt.tensor4("images", dtype="float32", shape=(batch, 3, imgsz, imgsz))
+    ctx, y = ForwardContext(train=True), images
+    for i in range(layers):
+        y = model.model._modules[str(i)](y, ctx)
+    params = {n: p for n, p in model.params.items() if int(n.split(".")[1]) < layers}
+    return params, ctx.updates, images, pt.mean(y ** 2)
+
+
+class PyTensorSGDStep:
+    """The PyTensor side for any loss graph, built as ``TrainStep`` builds the whole step:
+    ``pytensor.grad``, gradient clipping, the same SGD updates, BN updates, one JAX program
+    compiled with the training mode (donating linker). Call: ``step(*batch, lr=...)``."""
+
+    def __init__(self, params: dict, bn_updates: list, data: list, total, config: SGDConfig = SGDConfig()):
+        self.config = config
+        buffers = {n: pytensor.shared(np.zeros(p.type.shape, np.float32), name=f"momentum/{n}", shape=p.type.shape)
+                   for n, p in params.items()}
+        lr, bias_lr, momentum = (pt.scalar(n, dtype="float32") for n in ("lr", "bias_lr", "momentum"))
+        grads = pytensor.grad(total, list(params.values()))
+        clipped = clip_by_global_norm(grads, config.max_grad_norm) if config.max_grad_norm else grads
+        updates = sgd_updates(params, clipped, buffers, lr, bias_lr, momentum, config)
+        self.function = pytensor.function([lr, bias_lr, momentum, *data], total,
+                                          updates=updates + list(bn_updates), mode=modes.training())
+
+    def step(self, *batch, lr: float) -> dict:
+        return {"total": float(self.function(np.float32(lr), np.float32(lr), np.float32(self.config.momentum), *batch))}
+
+
 def timed(fn, *args, **kwargs):
     t = time.perf_counter()
     out = fn(*args, **kwargs)
@@ -57,7 +104,11 @@ def main():
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--max-boxes", type=int, default=16)
     ap.add_argument("--nc", type=int, default=2)
+    ap.add_argument("--layers", type=int, default=0, help="time a slice: backbone layers 0..K-1 (0: the whole step)")
+    ap.add_argument("--cold", action="store_true", help="no step cache, no JAX compilation cache: time real compiles")
     args = ap.parse_args()
+    if args.cold:  # both read at each compile
+        os.environ["YOLO_JAX_CACHE"] = os.environ["YOLO_STEP_CACHE"] = "0"
     import jax
 
     print(f"machine: {platform.node()} {os.cpu_count()} cpus, jax devices {jax.devices()}, load {os.getloadavg()}")
@@ -65,15 +116,36 @@ def main():
     model = build_yolo11("n", nc=args.nc, seed=0)
     hw = (args.imgsz, args.imgsz)
 
-    initial = [np.asarray(p.get_value(), np.float64) for p in model.params.values()]
-    ref, ref_build = timed(JaxReferenceStep, model, args.batch, hw, args.max_boxes)  # copies the initial weights
-    ours, ours_build = timed(TrainStep, model, args.batch, hw, args.max_boxes)
-    ours_first, ours_xla = timed(ours, images, targets, lr=0.01)
-    ref_first, ref_xla = timed(ref, images, targets, lr=0.01)
+    if args.layers:
+        print(f"slice: layers 0..{args.layers - 1} of YOLO11n in train mode, loss = mean square of layer "
+              f"{args.layers - 1}'s output (not the detection loss)")
+        params, bn_updates, image_var, total = slice_graph(model, args.layers, args.batch, args.imgsz)
+        ref, ref_build = timed(JaxSGDStep, params, bn_updates, [image_var], total, pt.stack([total]))  # copies the initial weights
+        ours, ours_build = timed(PyTensorSGDStep, params, bn_updates, [image_var], total)
+
+        def run_ours():
+            return ours.step(images, lr=0.01)
+
+        def run_ref():
+            return ref.step(images, lr=0.01)
+    else:
+        params = model.params
+        ref, ref_build = timed(JaxReferenceStep, model, args.batch, hw, args.max_boxes)  # copies the initial weights
+        ours, ours_build = timed(TrainStep, model, args.batch, hw, args.max_boxes)
+
+        def run_ours():
+            return ours(images, targets, lr=0.01)
+
+        def run_ref():
+            return ref(images, targets, lr=0.01)
+
+    initial = [np.asarray(p.get_value(), np.float64) for p in params.values()]
+    ours_first, ours_xla = timed(run_ours)
+    ref_first, ref_xla = timed(run_ref)
     print(f"compile ours: graph+rewrite {ours_build:.1f} s + first call (XLA) {ours_xla:.1f} s = {ours_build + ours_xla:.1f} s")
     print(f"compile pure-JAX: graph+rewrite+lowering {ref_build:.1f} s + first call (XLA) {ref_xla:.1f} s = {ref_build + ref_xla:.1f} s")
     print(f"first step total: ours {ours_first['total']:.6f}  pure-JAX {ref_first['total']:.6f}")
-    ours_p = [np.asarray(p.get_value(), np.float64) for p in model.params.values()]
+    ours_p = [np.asarray(p.get_value(), np.float64) for p in params.values()]
     ref_p = [np.asarray(q, np.float64) for q in ref.params]
     gap = np.sqrt(sum(((a - b) ** 2).sum() for a, b in zip(ours_p, ref_p)))
     update = np.sqrt(sum(((b - p0) ** 2).sum() for b, p0 in zip(ref_p, initial)))
@@ -81,8 +153,8 @@ def main():
 
     times = {"ours": [], "pure-JAX": []}
     for _ in tqdm(range(args.steps), desc="steps (ours, pure-JAX interleaved)"):
-        times["ours"].append(timed(ours, images, targets, lr=0.01)[1])
-        times["pure-JAX"].append(timed(ref, images, targets, lr=0.01)[1])
+        times["ours"].append(timed(run_ours)[1])
+        times["pure-JAX"].append(timed(run_ref)[1])
     med = {k: statistics.median(v) * 1e3 for k, v in times.items()}
     print(f"step time batch {args.batch} {args.imgsz}x{args.imgsz}, median of {args.steps}: "
           f"ours {med['ours']:.1f} ms, pure-JAX {med['pure-JAX']:.1f} ms, ratio {med['ours'] / med['pure-JAX']:.3f}")

@@ -36,43 +36,43 @@ def _jax_funcify_no_gradient(op, **kwargs):
     return jax.lax.stop_gradient
 
 
-class JaxReferenceStep:
-    """Pure-JAX counterpart of :class:`yolo_lib.train_step.TrainStep` (same call signature).
+class JaxSGDStep:
+    """Pure-JAX SGD step for any PyTensor loss graph: ``jax_funcify`` of the forward + loss,
+    ``jax.value_and_grad``, then the SGD of :mod:`yolo_lib.train_step` in ``jax.numpy``.
 
-    Holds its own copies of the parameters, momentum buffers and BN buffers as JAX arrays.
+    ``params``: name -> shared variable of every trained parameter (names decide weight decay and
+    bias learning rate as in ``TrainStep``); ``bn_updates``: ``(shared, new value)`` pairs of the
+    train-mode forward; ``data``: the symbolic batch inputs (images, targets ...); ``total``: the
+    scalar loss; ``items``: a vector of loss terms (reported, not differentiated). Holds its own
+    copies of the parameters, momentum buffers and BN buffers as JAX arrays (taken from the shared
+    variables now: both steps start from the same weights).
     """
 
-    def __init__(self, model, batch_size: int, image_hw: tuple[int, int], max_boxes: int,
-                 config: SGDConfig = SGDConfig()):
+    def __init__(self, params: dict, bn_updates: list, data: list, total, items, config: SGDConfig = SGDConfig()):
         import jax
         import jax.numpy as jnp
 
-        self.config, self.names = config, list(model.params)
-        self.batch_size, self.image_hw, self.max_boxes = int(batch_size), tuple(image_hw), int(max_boxes)
-        images = pt.tensor4("images", dtype="float32", shape=(self.batch_size, 3, *self.image_hw))
-        targets = target_variables(self.batch_size, self.max_boxes)
-        out = model.forward(images, train=True)
-        loss = detection_loss(out.box, out.cls, *targets, image_hw=self.image_hw, strides=model.strides)
-        shared = list(model.params.values())
-        bn_shared = [s for s, _ in out.updates]
+        self.config, self.names = config, list(params)
+        shared = list(params.values())
+        bn_shared = [s for s, _ in bn_updates]
         as_inputs = {s: s.type() for s in shared + bn_shared}
-        outputs = clone_replace([loss.total, loss.items, *(new for _, new in out.updates)], replace=as_inputs)
+        outputs = clone_replace([total, items, *(new for _, new in bn_updates)], replace=as_inputs)
         graph_fn = pytensor.function(
-            [*(as_inputs[s] for s in shared), *(as_inputs[s] for s in bn_shared), images, *targets], outputs,
+            [*(as_inputs[s] for s in shared), *(as_inputs[s] for s in bn_shared), *data], outputs,
             mode=Mode(linker=JAXLinker(), optimizer=RewriteDatabaseQuery(include=list(STEP_REWRITES), exclude=["local_view_op"])),
         )
         forward_loss = jax_funcify(graph_fn.maker.fgraph)
 
-        def loss_fn(params, bn, imgs, boxes, classes, mask):
-            total, items, *new_bn = forward_loss(*params, *bn, imgs, boxes, classes, mask)
+        def loss_fn(params, bn, *batch):
+            total, items, *new_bn = forward_loss(*params, *bn, *batch)
             return total, (items, new_bn)
 
         value_and_grad = jax.value_and_grad(loss_fn, has_aux=True)
         decayed = [is_decayed(n) for n in self.names]
         biased = [is_bias(n) for n in self.names]
 
-        def step(params, moms, bn, imgs, boxes, classes, mask, lr, bias_lr, momentum):
-            (total, (items, new_bn)), grads = value_and_grad(params, bn, imgs, boxes, classes, mask)
+        def step(params, moms, bn, lr, bias_lr, momentum, *batch):
+            (total, (items, new_bn)), grads = value_and_grad(params, bn, *batch)
             if config.max_grad_norm:
                 norm = jnp.sqrt(sum(jnp.sum(g ** 2) for g in grads))
                 coef = jnp.minimum(config.max_grad_norm / (norm + 1e-6), 1.0)
@@ -93,17 +93,38 @@ class JaxReferenceStep:
         self.bn = [jnp.asarray(s.get_value()) for s in bn_shared]
         self.bn_names = [s.name for s in bn_shared]
 
-    def gradients(self, images: np.ndarray, targets) -> dict:
+    def batch_gradients(self, *batch) -> dict:
         """Gradient of the loss total w.r.t. every parameter at the current state (no update)."""
-        gt = check_targets(targets, self.batch_size, self.max_boxes)
-        _, grads = self._value_and_grad(self.params, self.bn, np.asarray(images, np.float32), *gt)
+        _, grads = self._value_and_grad(self.params, self.bn, *batch)
         return {n: np.asarray(g) for n, g in zip(self.names, grads)}
 
-    def __call__(self, images: np.ndarray, targets, lr: float,
-                 bias_lr: float | None = None, momentum: float | None = None) -> dict:
+    def step(self, *batch, lr: float, bias_lr: float | None = None, momentum: float | None = None) -> dict:
+        """One SGD step on ``batch`` (arrays in the order of ``data``): ``total`` and ``items``."""
         momentum = self.config.momentum if momentum is None else momentum
         scalars = [np.float32(v) for v in (lr, lr if bias_lr is None else bias_lr, momentum)]
         self.params, self.momentum_buffers, self.bn, total, items = self._step(
-            self.params, self.momentum_buffers, self.bn, np.asarray(images, np.float32),
-            *check_targets(targets, self.batch_size, self.max_boxes), *scalars)
+            self.params, self.momentum_buffers, self.bn, *scalars, *batch)
         return {"total": float(total), "items": np.asarray(items)}
+
+
+class JaxReferenceStep(JaxSGDStep):
+    """Pure-JAX counterpart of :class:`yolo_lib.train_step.TrainStep` (same call signature):
+    YOLO11's train-mode forward and the detection loss in :class:`JaxSGDStep`."""
+
+    def __init__(self, model, batch_size: int, image_hw: tuple[int, int], max_boxes: int,
+                 config: SGDConfig = SGDConfig()):
+        self.batch_size, self.image_hw, self.max_boxes = int(batch_size), tuple(image_hw), int(max_boxes)
+        images = pt.tensor4("images", dtype="float32", shape=(self.batch_size, 3, *self.image_hw))
+        targets = target_variables(self.batch_size, self.max_boxes)
+        out = model.forward(images, train=True)
+        loss = detection_loss(out.box, out.cls, *targets, image_hw=self.image_hw, strides=model.strides)
+        super().__init__(model.params, out.updates, [images, *targets], loss.total, loss.items, config)
+
+    def gradients(self, images: np.ndarray, targets) -> dict:
+        """Gradient of the loss total w.r.t. every parameter at the current state (no update)."""
+        return self.batch_gradients(np.asarray(images, np.float32), *check_targets(targets, self.batch_size, self.max_boxes))
+
+    def __call__(self, images: np.ndarray, targets, lr: float,
+                 bias_lr: float | None = None, momentum: float | None = None) -> dict:
+        return self.step(np.asarray(images, np.float32), *check_targets(targets, self.batch_size, self.max_boxes),
+                         lr=lr, bias_lr=bias_lr, momentum=momentum)

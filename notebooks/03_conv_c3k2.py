@@ -112,8 +112,11 @@ run_exercise(check_c3k2_forward, c3k2_forward, solution_c3k2_forward);
 # %% [markdown]
 # ## Each block alone against Ultralytics
 #
-# The fixture holds the output of every top-level layer of a real Ultralytics YOLO11n (nc=2, two
-# 320x320 images, random weights with randomised BatchNorm statistics). We load its weights into
+# The reference holds the output of every top-level layer of a real Ultralytics YOLO11n (nc=2,
+# two images, random weights with randomised BatchNorm statistics): 320x320 images in the shared
+# fixture, 128x128 in the compact reference shipped with the repository (the next cell prints
+# which one you have). These are the weights Ultralytics ran, so parity uses them, never the
+# pretrained ones. We load its weights into
 # our model, take one layer, feed it the fixture's output of the layer before, and compare with
 # the fixture's output of that layer. Tolerance: max |diff| <= 1e-4 x max |reference|.
 # `eval` uses the running statistics, `train` the batch statistics.
@@ -152,28 +155,30 @@ if ref is not None:
 # Layer 0 (a stride-2 3x3 Conv) halves the resolution, layer 2 (C3k2) keeps it and mixes
 # channels, layer 4 (C3k2) works at stride 8. The input is a real photograph that matplotlib ships
 # (so it is there offline and in CI), letterboxed to 320x320 with grey bars, exactly as the
-# model sees it. The weights are **not trained**: they are the fixture's random Ultralytics
-# initialisation when the fixture is present, else our own seeded initialisation. Even so, the
-# first layer's random filters respond to the photo's edges and colour regions (a random 3x3
-# filter is still a local difference or average), and the outline of the face survives to
-# layer 4. Deeper, an untrained network mostly shows the image border (the zero padding of
-# every 3x3 convolution adds up): trained weights decide *which* patterns get amplified.
+# model sees it. `pretrained.choose_weights` picks the weights and prints which: the official
+# pretrained `yolo11n.pt` when `python -m yolo_lib.data download-weights` has stored it in the
+# data folder, else the reference's **untrained** random initialisation.
+#
+# * Untrained, the first layer's random filters still respond to the photo's edges and colour
+#   regions (a random 3x3 filter is still a local difference or average), and the outline of the
+#   face survives to layer 4. Deeper, an untrained network mostly shows the image border (the
+#   zero padding of every 3x3 convolution adds up).
+# * Pretrained, each channel has learnt *which* patterns to amplify: a channel answers to one
+#   kind of edge, colour or texture and stays quiet elsewhere.
+#
 # Colours are scaled per map to its 1st-99th percentile.
 
 # %%
 import pytensor
 
+from yolo_lib import pretrained
 from yolo_lib.compiled import MODE, images_variable
 from yolo_lib.data.sample_photo import CREDIT, sample_photo
 
 photo, photo_batch, _ = sample_photo(320)
-if ref is None:
-    model = build_yolo11("n", nc=2, seed=0)
-    weights_note = "our seeded random initialisation (no reference)"
-else:
-    weights_note = "the reference's random Ultralytics initialisation"
+chosen = pretrained.choose_weights(ref)  # the downloaded yolo11n.pt, else the reference's random weights
 images = images_variable(1, 320, 320)
-layers = model.forward(images).layers
+layers = chosen.model().forward(images).layers
 maps = pytensor.function([images], [layers[i] for i in (0, 2, 4)], mode=MODE)(photo_batch)
 
 fig, axes = plt.subplots(3, 6, figsize=(15, 7.8))
@@ -186,6 +191,6 @@ for row, (layer, fmap) in enumerate(zip((0, 2, 4), maps)):
         ax.set_title(f"layer {layer} ch {c} ({fmap.shape[2]}x{fmap.shape[3]})", fontsize=9)
 for ax in axes.ravel():
     ax.axis("off")
-fig.suptitle(f"{CREDIT}; weights: {weights_note} (untrained)")
+fig.suptitle(f"{CREDIT}; weights: {chosen.label}")
 plt.tight_layout()
 plt.show()

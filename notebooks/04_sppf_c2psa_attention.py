@@ -27,7 +27,8 @@ PROFILE = start()
 #
 # The source of SPPF and of the attention path, from `yolo_lib`, then both blocks as diagrams.
 #
-# **Attention, in equations.** Per head h, over the N = H·W positions (N = 100 at 320x320),
+# **Attention, in equations.** Per head h, over the N = H·W positions of the stride-32 map
+# (N = 10·10 = 100 for a 320x320 image, 4·4 = 16 at 128x128),
 # the 1x1 `qkv` convolution gives queries and keys $Q_h, K_h \in \mathbb{R}^{d_k \times N}$
 # ($d_k$ = 32) and values $V_h \in \mathbb{R}^{d_v \times N}$ ($d_v$ = 64). Then
 # $$A_h = \operatorname{softmax}_{\text{row}}\!\Big(\frac{Q_h^\top K_h}{\sqrt{d_k}}\Big) \in \mathbb{R}^{N\times N},
@@ -142,8 +143,9 @@ run_exercise(check_attention, attention_forward, solution_attention_forward);
 # %% [markdown]
 # ## SPPF and C2PSA alone against Ultralytics
 #
-# As in notebook 03: load the fixture's weights, feed each block the fixture's output of the
-# layer before, compare with the fixture's output of this layer, in eval and train mode.
+# As in notebook 03: load the reference's weights (the ones Ultralytics ran, never the pretrained
+# ones), feed each block the reference's output of the layer before, compare with the
+# reference's output of this layer, in eval and train mode.
 
 # %%
 from yolo_lib import weights
@@ -166,10 +168,11 @@ if ref is not None:
 # %% [markdown]
 # ## Looking inside the attention
 #
-# C2PSA's attention runs on the 10x10 grid of stride-32 cells (at 320x320): 100 positions, so
-# each head's attention matrix is 100x100 (row = query position; each row sums to one over the
-# keys). Below: both heads' matrices for the first fixture image, and for the centre cell the
-# attention it pays to every cell, drawn on the grid.
+# C2PSA's attention runs on the grid of stride-32 cells: (H/32)x(W/32) positions, so each head's
+# attention matrix is N x N with N = H·W/32² (row = query position; each row sums to one over
+# the keys): 100x100 for the shared fixture's 320x320 images, 16x16 for the compact reference's
+# 128x128 ones (the cell prints which). Below: both heads' matrices for the first reference
+# image, and for the centre cell the attention it pays to every cell, drawn on the grid.
 
 # %%
 if ref is not None:
@@ -182,6 +185,8 @@ if ref is not None:
         return [weights_]
 
     x_in = ref["eval/layer09"]
+    print(f"reference images {ref['input/img'].shape[-2]}x{ref['input/img'].shape[-1]} px -> stride-32 grid "
+          f"{x_in.shape[2]}x{x_in.shape[3]} = {x_in.shape[2] * x_in.shape[3]} positions")
     attn_map = block_function(c2psa, [x_in.shape], outputs=attention_weights)(x_in)
     print("attention weights", attn_map.shape, "rows sum to", attn_map[0, 0].sum(axis=-1)[:3])
     np.testing.assert_allclose(attn_map.sum(axis=-1), 1.0, rtol=1e-5)
@@ -199,30 +204,32 @@ if ref is not None:
 # ## Attention on a real photograph
 #
 # The same attention, now for a real photo (matplotlib's sample portrait, letterboxed to
-# 320x320): we compile the backbone up to C2PSA and read the attention weights. The weights are
-# **untrained** (the fixture's random Ultralytics initialisation, or our seeded one without the
-# fixture), and it shows: the attention is almost **uniform**, every weight within a few percent
-# of 1/100 (the titles give the range; the colours are stretched to it). Untrained queries and
-# keys are small and nearly unrelated, so $Q^\top K/\sqrt{d_k}$ is close to zero everywhere
-# and the softmax is close to flat. What the picture shows is the mechanics: each of the 10x10
-# stride-32 cells spreads one unit of attention over all 100 cells, the two heads differently,
-# with a faint preference that follows the photo's large regions. In a trained model the same
-# maps concentrate on the object a cell belongs to.
+# 320x320): we compile the backbone up to C2PSA and read the attention weights on its 10x10
+# grid of stride-32 cells. `pretrained.choose_weights` picks the weights and prints which: the
+# pretrained `yolo11n.pt` when it has been downloaded, else the reference's untrained ones.
+# The titles give each map's range next to the uniform 1/100 (the colours are stretched to it):
+#
+# * **untrained**, the attention is almost **uniform**, every weight within a few percent of
+#   1/100. Untrained queries and keys are small and nearly unrelated, so $Q^\top K/\sqrt{d_k}$
+#   is close to zero everywhere and the softmax is close to flat. What the picture shows is the
+#   mechanics: each cell spreads one unit of attention over all 100 cells, the two heads
+#   differently, with a faint preference that follows the photo's large regions;
+# * **pretrained**, queries and keys were trained to be useful, so expect the ranges to move away
+#   from 1/100: a cell's attention is no longer spread evenly but weighted towards some cells.
 
 # %%
+from yolo_lib import pretrained
 from yolo_lib.compiled import images_variable
 from yolo_lib.data.sample_photo import CREDIT, sample_photo
-from yolo_lib.model import build_yolo11
 from yolo_lib.nn import ForwardContext
 
 photo, photo_batch, _ = sample_photo(320)
-if ref is None:
-    model = build_yolo11("n", nc=2, seed=0)
-weights_note = "fixture's random Ultralytics init" if ref is not None else "seeded random init, no fixture"
-c2psa = model.model._modules["10"]
+chosen = pretrained.choose_weights(ref)  # the downloaded yolo11n.pt, else the reference's random weights
+pic_model = chosen.model()
+c2psa = pic_model.model._modules["10"]
 images = images_variable(1, 320, 320)
 ctx = ForwardContext()
-layer9 = model.forward(images).layers[9]
+layer9 = pic_model.forward(images).layers[9]
 photo_attention, _ = c2psa.m._modules["0"].attn.scores(c2psa.cv1(layer9, ctx)[:, c2psa.c :], ctx)
 att = np.asarray(pytensor.function([images], photo_attention, mode=MODE)(photo_batch))[0]  # (2, 100, 100)
 
@@ -237,6 +244,6 @@ for head in range(2):
         ax.set_title(f"head {head}: cell '{name}' (cyan) attends to\n"
                      f"weights {heat.min():.4f} .. {heat.max():.4f} (uniform: 0.0100)", fontsize=9)
         ax.axis("off")
-fig.suptitle(f"{CREDIT}; C2PSA attention, weights: {weights_note} (untrained)")
+fig.suptitle(f"{CREDIT}; C2PSA attention, weights: {chosen.label}")
 plt.tight_layout()
 plt.show()

@@ -147,11 +147,13 @@ run_exercise(check_dfl_decode, dfl_decode, solution_dfl_decode);
 # %% [markdown]
 # ## The head alone against Ultralytics, then decoding
 #
-# We feed the fixture's P3/P4/P5 features (outputs of layers 16, 19, 22) to our Detect head
-# and compare the six raw outputs, then decode them into the inference output (B, 4+nc, A):
-# cx, cy, w, h in pixels and sigmoid scores. Tolerances: raw outputs max |diff| / max |ref|
-# <= 1e-4 (relative); boxes max |diff| <= 2e-3 px (absolute, in pixels: boxes are up to
-# 320 px, so about 1e-5 of their size) and scores max |diff| <= 1e-5 (absolute).
+# We feed the reference's P3/P4/P5 features (outputs of layers 16, 19, 22; the reference's own
+# weights, those Ultralytics ran) to our Detect head and compare the six raw outputs, then
+# decode them into the inference output (B, 4+nc, A): cx, cy, w, h in pixels and sigmoid
+# scores. Tolerances: raw outputs max |diff| / max |ref| <= 1e-4 (relative); boxes max |diff|
+# <= 2e-3 px (absolute, in pixels: boxes are at most the image size, 320 px in the shared
+# fixture and 128 px in the compact reference, so that is 1e-5 of their size or less) and scores
+# max |diff| <= 1e-5 (absolute).
 
 # %%
 
@@ -185,21 +187,47 @@ if ref is not None:
 # ## DFL distributions of one anchor
 #
 # For the anchor with the highest class score: the four softmax distributions over the 16
-# bins, and their expectations (the red lines), which are the distances to the box sides.
-# Trained models give peaked distributions; these random weights give broad ones.
+# bins, their expectations (the red lines), which are the distances to the box sides, and the
+# box they give. `pretrained.choose_weights` picks the weights and prints which: with the
+# pretrained `yolo11n.pt` downloaded, the model runs on the photograph (one more compilation);
+# without it, we reuse the reference's outputs from above, i.e. untrained weights on the
+# reference's first image. Trained models give peaked distributions; random weights give
+# broad ones.
 
 # %%
-if ref is not None:
-    box_flat = np.concatenate([o.reshape(2, 64, -1) for o in outs[:3]], axis=2)  # (B, 64, A)
-    a = int(decoded[0, 4:].max(axis=0).argmax())
-    logits = box_flat[0, :, a].reshape(4, 16)
-    probs = np.exp(logits - logits.max(axis=1, keepdims=True))
-    probs /= probs.sum(axis=1, keepdims=True)
-    fig, axes = plt.subplots(1, 4, figsize=(14, 3))
-    for ax, side, p in zip(axes, ("left", "top", "right", "bottom"), probs):
-        ax.bar(np.arange(16), p)
-        ax.axvline((p * np.arange(16)).sum(), color="r")
-        ax.set_title(f"{side}: {(p * np.arange(16)).sum():.2f} cells")
-    plt.suptitle(f"anchor {a} at {anchors[a].tolist()} (stride {int(stride[a])}): box {np.round(decoded[0, :4, a], 1).tolist()}")
-    plt.tight_layout()
-    plt.show()
+from matplotlib.patches import Rectangle
+
+from yolo_lib import pretrained
+from yolo_lib.compiled import eval_function
+from yolo_lib.data.sample_photo import sample_photo
+
+chosen = pretrained.choose_weights(ref)  # the downloaded yolo11n.pt, else the reference's random weights
+if chosen.trained:
+    pic_size = 320
+    photo, photo_batch, _ = sample_photo(pic_size)
+    out = eval_function(chosen.model(), 1, pic_size, pic_size, outputs="all")(photo_batch)
+    box_levels, pred, picture = [out[f"box_raw_P{i}"] for i in (3, 4, 5)], out["inference_out"], "the photograph"
+else:  # the reference's outputs computed above: no new compilation
+    pic_size, photo = ref["input/img"].shape[-1], ref["input/img"][0].transpose(1, 2, 0)
+    box_levels, pred, picture = outs[:3], decoded, "reference image 0"
+box_flat = np.concatenate([o[:1].reshape(1, 64, -1) for o in box_levels], axis=2)  # (1, 64, A)
+pic_anchors, pic_stride = make_anchors((pic_size, pic_size), Detect.strides)
+a = int(pred[0, 4:].max(axis=0).argmax())
+logits = box_flat[0, :, a].reshape(4, 16)
+probs = np.exp(logits - logits.max(axis=1, keepdims=True))
+probs /= probs.sum(axis=1, keepdims=True)
+fig, axes = plt.subplots(1, 5, figsize=(17, 3.4))
+for ax, side, p in zip(axes, ("left", "top", "right", "bottom"), probs):
+    ax.bar(np.arange(16), p)
+    ax.axvline((p * np.arange(16)).sum(), color="r")
+    ax.set_title(f"{side}: {(p * np.arange(16)).sum():.2f} cells")
+cx, cy, w, h = pred[0, :4, a]
+axes[4].imshow(photo)
+axes[4].add_patch(Rectangle((cx - w / 2, cy - h / 2), w, h, fill=False, ec="r", lw=2))
+axes[4].plot(*(pic_anchors[a] * pic_stride[a]), "c+", ms=12, mew=2)
+axes[4].set_xlim(0, pic_size), axes[4].set_ylim(pic_size, 0), axes[4].axis("off")
+axes[4].set_title(f"{picture} ({pic_size} px), anchor +", fontsize=9)
+plt.suptitle(f"weights: {chosen.label}; anchor {a} at {pic_anchors[a].tolist()} (stride {int(pic_stride[a, 0])}), "
+             f"score {pred[0, 4:, a].max():.3f}: box cx, cy, w, h = {', '.join(f'{v:.1f}' for v in pred[0, :4, a])} px")
+plt.tight_layout()
+plt.show()

@@ -111,7 +111,8 @@ for (scale, nc), theirs in TABLE.items():
 # %% [markdown]
 # ## Every layer against Ultralytics
 #
-# The parity module (also `python -m yolo_lib.parity FILE.npz`) loads the fixture's weights,
+# The parity module (also `python -m yolo_lib.parity FILE.npz`) loads the reference's weights
+# (the ones Ultralytics ran; 320 px images in the shared fixture, 128 px in the compact one),
 # compiles the eval and train forwards once, and compares every layer, the raw head outputs,
 # the decoded output and the BN running statistics after one train forward.
 # One line per group below (the worst check of each; the full list is `checks`).
@@ -205,58 +206,78 @@ print("output", np.asarray(forward(img)).shape, "= (batch, 4 + nc, anchors)")
 # %% [markdown]
 # ## Detections on a real photograph
 #
-# The whole model on a real photo (matplotlib's sample portrait, letterboxed). The weights are
-# **untrained** (the fixture's random Ultralytics initialisation when present, else our seeded
-# one), so the "detections" below are meaningless: the class scores sit near the prior the
-# Detect bias sets (about 4e-4 to 6e-3, notebook 05) and the boxes are whatever the random
-# distributions average to (wide boxes: the box bias 2.0 puts every bin near equal, so each side
-# averages about 7.5 cells). The picture shows what the output *is*: one box and nc scores per
-# anchor, here the highest-scoring anchor of each level. Training (notebook 10) is what turns
-# them into detections.
+# The whole model on a real photo (matplotlib's sample portrait, letterboxed).
+# `pretrained.choose_weights` picks the weights and prints which:
+#
+# * with the pretrained `yolo11n.pt` downloaded (`python -m yolo_lib.data download-weights`),
+#   these are real detections: the model runs at 320x320 (one more compilation), then the
+#   post-processing of notebook 11 keeps the boxes scoring above 0.25 after class-aware NMS;
+# * without it, the reference's **untrained** weights, so the "detections" are meaningless: the
+#   class scores sit near the prior the Detect bias sets (about 4e-4 to 6e-3, notebook 05) and the
+#   boxes are whatever the random distributions average to (wide boxes: the box bias 2.0 puts
+#   every bin near equal, so each side averages about 7.5 cells). The picture then shows what the
+#   output *is*: one box and nc scores per anchor, here the highest-scoring anchor of each level,
+#   at the reference's image size (the parity run's compiled function is reused: no new
+#   compilation). Training (notebook 10) is what turns them into detections.
 
 # %%
 from matplotlib.patches import Rectangle
 
+from yolo_lib import pretrained
+from yolo_lib.data.plots import show_boxes
 from yolo_lib.data.sample_photo import CREDIT, sample_photo
+from yolo_lib.postprocess import non_max_suppression
 
-if case is not None:  # reuse the parity run's compiled function: no new compilation
-    det_model, (det_batch, det_size, _) = case.model, case.shape
-    weights_note = "fixture's random Ultralytics init"
-else:
-    det_model, det_batch, det_size = model, 1, size
-    weights_note = "seeded random init, no fixture"
-photo, photo_batch, _ = sample_photo(det_size)
-out = eval_function(det_model, det_batch, det_size, det_size, outputs="all")(np.repeat(photo_batch, det_batch, 0))
-pred = out["inference_out"][0] if isinstance(out, dict) else out[0]  # (4 + nc, A)
-level_sizes = [(det_size // st) ** 2 for st in (8, 16, 32)]
-level_start = np.cumsum([0] + level_sizes)
+chosen = pretrained.choose_weights(ref)  # the downloaded yolo11n.pt, else the reference's random weights
 fig, ax = plt.subplots(figsize=(6.5, 6.5))
-ax.imshow(photo)
-for lvl, (st, lo, hi) in enumerate(zip((8, 16, 32), level_start[:-1], level_start[1:])):
-    a = lo + int(pred[4:, lo:hi].max(axis=0).argmax())  # the best anchor of this level
-    cx, cy, w, h = pred[:4, a]
-    x1, y1 = max(cx - w / 2, 0), max(cy - h / 2, 0)
-    x2, y2 = min(cx + w / 2, det_size), min(cy + h / 2, det_size)
-    ax.add_patch(Rectangle((x1, y1), x2 - x1, y2 - y1, fill=False, ec=f"C{lvl}", lw=2))
-    ax.text(x1 + 2, y1 + 4 + 12 * lvl, f"P{lvl + 3} anchor {a}: class {pred[4:, a].argmax()}, score {pred[4:, a].max():.4f}",
-            color="white", backgroundcolor=f"C{lvl}", fontsize=8, va="top")
-ax.set_xlim(0, det_size), ax.set_ylim(det_size, 0)
-ax.set_title(f"{det_size}x{det_size}: best anchor per level (boxes clipped to the image)\n"
-             f"weights: {weights_note} (untrained)", fontsize=10)
-ax.set_xlabel(CREDIT)
-ax.set_xticks([]), ax.set_yticks([])
+if chosen.trained:
+    photo, photo_batch, _ = sample_photo(320)
+    (det,) = non_max_suppression(eval_function(chosen.model(), 1, 320, 320)(photo_batch), conf=0.25, iou=0.7)
+    top = det[:20]  # best first
+    top[:, :4] = np.clip(top[:, :4], 0, 320)
+    show_boxes(ax, photo, top[:, :4], top[:, 5], ["person", "cell phone"],
+               title=f"320x320: {len(det)} detections above 0.25 after NMS (best {len(top)} drawn, clipped)\n"
+                     f"weights: {chosen.label}; {CREDIT}")
+    for x1, y1, _, _, score, _ in top:
+        ax.text(x1 + 2, y1 + 2, f"{score:.2f}", color="white", fontsize=8, va="top")
+    ax.set_xlim(0, 320), ax.set_ylim(320, 0)
+else:
+    det_model, (det_batch, det_size, _) = case.model, case.shape  # reuse the parity run's compiled function
+    photo, photo_batch, _ = sample_photo(det_size)
+    out = eval_function(det_model, det_batch, det_size, det_size, outputs="all")(np.repeat(photo_batch, det_batch, 0))
+    pred = out["inference_out"][0]  # (4 + nc, A)
+    level_start = np.cumsum([0] + [(det_size // st) ** 2 for st in (8, 16, 32)])
+    ax.imshow(photo)
+    for lvl, (st, lo, hi) in enumerate(zip((8, 16, 32), level_start[:-1], level_start[1:])):
+        a = lo + int(pred[4:, lo:hi].max(axis=0).argmax())  # the best anchor of this level
+        cx, cy, w, h = pred[:4, a]
+        x1, y1 = max(cx - w / 2, 0), max(cy - h / 2, 0)
+        x2, y2 = min(cx + w / 2, det_size), min(cy + h / 2, det_size)
+        ax.add_patch(Rectangle((x1, y1), x2 - x1, y2 - y1, fill=False, ec=f"C{lvl}", lw=2))
+        ax.text(x1 + 2, y1 + 4 + 12 * lvl, f"P{lvl + 3} anchor {a}: class {pred[4:, a].argmax()}, score {pred[4:, a].max():.4f}",
+                color="white", backgroundcolor=f"C{lvl}", fontsize=8, va="top")
+    ax.set_xlim(0, det_size), ax.set_ylim(det_size, 0)
+    ax.set_title(f"{det_size}x{det_size}: best anchor per level (boxes clipped to the image)\n"
+                 f"weights: {chosen.label}", fontsize=10)
+    ax.set_xticks([]), ax.set_yticks([])
+    ax.set_xlabel(CREDIT)
 plt.show()
 
-# %% [markdown]
 # ## PyTensor's training step beside a pure-JAX one
 #
 # Is PyTensor worth it, or would writing the step in JAX directly be faster?
 # `yolo_lib.train_step.TrainStep` is the PyTensor step (graph, PyTensor's symbolic gradient,
 # SGD, one JAX program); `benchmarks/jax_reference_step.py` is the same forward and loss
 # lowered to JAX, differentiated by `jax.value_and_grad`, with the same SGD written in
-# `jax.numpy`. `benchmarks/bench_train_step.py` compiles both and times them in turn. Compiling
-# both takes about a minute each on a 2-core CPU, so the smoke profile prints the figures that
-# benchmark recorded (docs/benchmarks.md); the full profile runs it here.
+# `jax.numpy`. `benchmarks/bench_train_step.py` compiles both and times them in turn.
+#
+# Compiling the whole step takes about a minute per side on a 2-core CPU whatever the image
+# size (compile time follows the size of the graph, not of the images). So the smoke profile
+# runs the same comparison live on a **slice**: backbone layers 0-4 in train mode with a
+# stand-in loss (the mean square of layer 4's output), batch 2 at 128 px, which compiles in
+# seconds (`--layers 5`). Same two methods, a smaller graph: its ratio says how the two
+# gradients compare on that slice, not on the full step. The full profile runs the whole step
+# (detection loss, batch 8 at 320 px) here. Compile times are measured cold (caches off).
 
 # %%
 import subprocess
@@ -265,11 +286,17 @@ from pathlib import Path
 
 bench = Path("..", "benchmarks", "bench_train_step.py").resolve()
 if PROFILE.name == "full":
-    run = subprocess.run([sys.executable, str(bench), "--batch", "8", "--imgsz", "320", "--steps", "10"],
-                         capture_output=True, text=True, check=True)
-    print("\n".join(run.stdout.strip().splitlines()[-12:]))
+    bench_args, what = ["--batch", "8", "--imgsz", "320", "--steps", "10"], "the whole training step"
 else:
-    print("smoke profile: not compiled here. Recorded by benchmarks/bench_train_step.py on the 2-core CPU VM,")
-    print("batch 8 at 320 px, idle machine (docs/benchmarks.md, 2026-12-01):")
+    bench_args, what = ["--layers", "5", "--batch", "2", "--imgsz", "128", "--steps", "20"], "a slice (layers 0-4)"
+bench_args.append("--cold")  # time the compilation, not a cache hit
+run = subprocess.run([sys.executable, str(bench), *bench_args], capture_output=True, text=True)
+if run.returncode:
+    raise RuntimeError(f"bench_train_step.py failed:\n{run.stderr[-3000:]}")
+print(f"LIVE, {what}, on this machine (bench_train_step.py {' '.join(bench_args)}):")
+print("\n".join("  " + line for line in run.stdout.strip().splitlines()))
+if PROFILE.name != "full":
+    print("\nFor context only, RECORDED earlier (not measured now): the whole step, batch 8 at 320 px, on the")
+    print("2-core CPU VM, idle (docs/benchmarks.md, 2026-12-01):")
     print("  PyTensor TrainStep: compile 38.7 s, step median 993.1 ms")
     print("  pure-JAX step     : compile 21.2 s, step median 1005.1 ms   -> ratio 0.99")

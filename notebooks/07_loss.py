@@ -45,15 +45,17 @@ IMGSZ = REF["input/img"].shape[-1]  # the reference's size; the loss works for a
 # %% [markdown]
 # ## Anchors and strides
 #
-# The head predicts on three grids: P3 (stride 8, 40x40 cells at 320), P4 (stride 16, 20x20) and
-# P5 (stride 32, 10x10). An **anchor** is the centre of one cell. Flattened P3 first, then P4,
-# then P5, each row by row, they give the 2100 anchors; `make_anchors` returns their centres in
-# grid units and the stride of each, so `points * stride` is in pixels.
+# The head predicts on three grids: P3 (stride 8), P4 (stride 16) and P5 (stride 32). At 320 px
+# that is 40x40, 20x20 and 10x10 cells, 2100 anchors; at the compact reference's 128 px,
+# 16x16, 8x8 and 4x4, 336 anchors (the cell prints the counts at the reference's size). An
+# **anchor** is the centre of one cell. Flattened P3 first, then P4, then P5, each row by row,
+# they give the anchors; `make_anchors` returns their centres in grid units and the stride of
+# each, so `points * stride` is in pixels.
 
 # %%
 points, stride = make_anchors((IMGSZ, IMGSZ))
 centres = points * stride
-print("anchors:", len(points), "| per level:", [int((stride == s).sum()) for s in (8, 16, 32)])
+print(f"{IMGSZ}x{IMGSZ} px: anchors:", len(points), "| per level:", [int((stride == s).sum()) for s in (8, 16, 32)])
 print("first anchors (px):", centres[:3].tolist(), "... first P4:", centres[(IMGSZ // 8) ** 2].tolist())
 
 root = shared_dir()
@@ -82,8 +84,9 @@ plt.show()
 #
 # The loss reads the head's **raw** outputs: per level, box logits (B, 64, H, W), that is 16
 # bins for each of the four box sides (left, top, right, bottom), and class logits (B, nc, H, W).
-# We use the very tensors Ultralytics produced for the reference fixture (a random-initialised
-# YOLO11n with nc=2 on two 320x320 images), so every number below can be compared with theirs.
+# We use the very tensors Ultralytics produced for the reference (a random-initialised YOLO11n
+# with nc=2 on two images of the reference's size, printed above), so every number below can be
+# compared with theirs.
 #
 # Ground truth varies in length per image, but a compiled step needs fixed shapes: `from_rows`
 # packs the boxes into `max_boxes` slots per image with a validity mask (an image without boxes
@@ -113,7 +116,8 @@ print("classes:\n", targets.classes)
 #
 # 1. takes as **candidates** the anchors whose centre lies strictly inside the gt. A gt side
 #    shorter than 16 px (the second stride) is stretched to 16 px about its centre for this test
-#    only, so tiny objects still get anchors (the fixture holds such a 6x10 px box). This floor
+#    only, so tiny objects still get anchors (both references hold such boxes: 6x10 px in the
+#    shared fixture, 6x5 px in the compact one). This floor
 #    is new in Ultralytics 8.4; 8.3.x has none, and there a gt smaller than a cell can end up
 #    with no candidate at all;
 # 2. scores each candidate with the **alignment** $t = s^{0.5}\, u^{6}$, with $s$ the predicted
@@ -316,7 +320,7 @@ plt.show()
 # cls = sum of BCE over all anchors and classes / tss; box = sum over positives of
 # (1 - CIoU) x weight / tss and dfl likewise, where weight is the positive's target score.
 # The items are scaled by the gains 7.5, 0.5 and 1.5, and the scalar that is back-propagated
-# is batch_size x their sum. The fixture holds Ultralytics' values for this very batch:
+# is batch_size x their sum. The reference holds Ultralytics' values for this very batch:
 
 # %%
 names = ("box (x7.5)", "cls (x0.5)", "dfl (x1.5)")
@@ -336,6 +340,49 @@ if ref is not None:
     assert not (differs & ~tie).any()
 else:
     print("note: fixture absent, Ultralytics comparison skipped; our items:", dict(zip(names, res["items"].round(4))))
+
+# %% [markdown]
+# ## The targets of a trained model
+#
+# Everything above runs on the reference's untrained head outputs, because that is what
+# Ultralytics' numbers were computed from. The soft targets look different once the network is
+# trained. `pretrained.choose_weights` picks the weights and prints which: with the pretrained
+# `yolo11n.pt` downloaded, we run it on the photograph at 320 px (two more compilations) with one
+# hand-drawn ground-truth box around the person, and assign. The largest target score equals the
+# best CIoU of a positive's predicted box with the gt, so when the model's box fits, the targets
+# come close to 1, unlike the untrained batch above. Without the download the cell says so and
+# skips (the reference's weights are not trained, so there is nothing new to see).
+
+# %%
+from yolo_lib import pretrained
+from yolo_lib.compiled import eval_function
+from yolo_lib.data.sample_photo import sample_photo
+
+chosen = pretrained.choose_weights(REF)  # the downloaded yolo11n.pt, else the reference's random weights
+if chosen.trained:
+    photo320, photo_batch, _ = sample_photo(320)
+    heads = eval_function(chosen.model(), 1, 320, 320, outputs="all")(photo_batch)
+    person = from_image_lists([[[0.506, 0.513, 0.838, 0.975]]], [[0]])  # hand-drawn: the person, xywh / 320
+    res_t = loss_on_heads([heads[f"box_raw_P{i}"] for i in (3, 4, 5)], [heads[f"cls_raw_P{i}"] for i in (3, 4, 5)], person)
+    pos_t = np.nonzero(res_t["fg_mask"][0])[0]
+    pos_t = pos_t[np.argsort(-res_t["scores"][0, pos_t, 0])]  # best target score first
+    pts_t, str_t = make_anchors((320, 320))
+    print(f"{len(pos_t)} positives (levels: strides {sorted(set(str_t[pos_t, 0].astype(int).tolist()))}), "
+          f"best CIoU {res_t['overlaps'][0, 0].max():.3f}, largest target score {res_t['scores'].max():.3f}")
+    print("target scores (person) of the positives, best first:", np.round(res_t["scores"][0, pos_t, 0], 3))
+    fig, ax = plt.subplots(figsize=(6, 6))
+    ax.imshow(photo320)
+    cx, cy, w, h = person.boxes[0, 0] * 320
+    ax.add_patch(Rectangle((cx - w / 2, cy - h / 2), w, h, fill=False, ec="lime", lw=2))
+    ax.scatter(*(pts_t * str_t)[pos_t].T, s=30, c="red", marker="x")
+    for a_ in pos_t[:3]:  # predicted boxes (grid units of the anchor's level -> pixels)
+        x1_, y1_, x2_, y2_ = res_t["pred_boxes"][0, a_] * str_t[a_, 0]
+        ax.add_patch(Rectangle((x1_, y1_), x2_ - x1_, y2_ - y1_, fill=False, ec="red", lw=1, ls="--"))
+    ax.set_title(f"weights: {chosen.label}\ngt (green), positives (x), predicted boxes of the best three (dashed)", fontsize=9)
+    ax.axis("off")
+    plt.show()
+else:
+    print("this section needs the pretrained weights: skipped")
 
 # %% [markdown]
 # The same comparison for the eval-mode head outputs, the assigner outputs and the gradient of

@@ -46,7 +46,6 @@ from yolo_lib.export.report import (
 from yolo_lib.export.yolo import compare_outputs, export_yolo
 from yolo_lib import pretrained, reference, settings
 from yolo_lib.paths import data_dir, fixture_path
-from yolo_lib.weights import model_from_state_dict
 
 # %% [markdown]
 # ## Which weights?
@@ -65,16 +64,11 @@ NAMES = ["person", "cell phone"]  # the workshop's two classes (COCO 0 and 67)
 
 REF = reference.load(verbose=True)  # the shared fixture (320 px) when present, else the compact one (128 px)
 ULTRALYTICS_ONNX = None if REF.compact else fixture_path("ultralytics_yolo11n_nc2_320.onnx")
-official = None if WEIGHTS else pretrained.load_state_dict()  # says so when it falls back
-if WEIGHTS:
-    model, source, trained = model_from_state_dict(pretrained.workshop_state_dict(WEIGHTS)), WEIGHTS, True
-elif official is not None:
-    model, source, trained = model_from_state_dict(official), "official COCO yolo11n.pt", True
-else:
-    model, source, trained = model_from_state_dict(REF.state_dict()), REF.source + ", random weights", False
+chosen = pretrained.choose_weights(REF, path=WEIGHTS)  # WEIGHTS, else the downloaded yolo11n.pt, else the reference
+model, trained = chosen.model(), chosen.trained
 NAMES = NAMES if model.nc == len(NAMES) else [f"class {i}" for i in range(model.nc)]
 IMGSZ = 320 if trained else REF["input/img"].shape[-1]  # the reference's own size for the parity rows
-print(f"weights: {source}; YOLO11{model.scale}, nc={model.nc}, {model.num_parameters():,} parameters")
+print(f"model: YOLO11{model.scale}, nc={model.nc}, {model.num_parameters():,} parameters")
 
 # %% [markdown]
 # ## How the exporter works

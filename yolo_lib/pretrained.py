@@ -3,6 +3,10 @@ without torch (:mod:`yolo_lib.checkpoint_pt`).
 
     python -m yolo_lib.data download-weights      # -> <data_dir>/yolo11n.pt
 
+Notebooks pick the weights they draw pictures with through :func:`choose_weights`: this file
+when present, else the untrained Ultralytics reference, saying which in one printed line.
+(Parity checks always use the reference's weights: they are what Ultralytics ran.)
+
 ``$YOLO_WEIGHTS_URL`` replaces the download address (a mirror, or a local server in the tests);
 ``$YOLO_WEIGHTS_SHA256`` the expected checksum that goes with it. The default checksum is the one
 published for Ultralytics' ``v8.3.0/yolo11n.pt`` release asset.
@@ -12,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -118,3 +123,51 @@ def workshop_state_dict(path: str | Path, class_ids: Sequence[int] = WORKSHOP_CL
         print(f"{path.name}: 80 COCO classes, keeping {list(class_ids)} (person, cell phone)")
         sd = select_classes(sd, class_ids)
     return sd
+
+
+@dataclass(frozen=True)
+class ChosenWeights:
+    """The weights a notebook shows pictures with. ``trained``: real weights (the official
+    ``yolo11n.pt`` or a given checkpoint) rather than the reference's random initialisation;
+    ``label``: a few words for figure titles; ``message``: the line :func:`choose_weights` prints."""
+
+    state_dict: dict[str, np.ndarray]
+    trained: bool
+    label: str
+    message: str
+
+    def model(self):
+        """The YOLO11 these weights describe, loaded (:func:`yolo_lib.weights.model_from_state_dict`)."""
+        from yolo_lib.weights import model_from_state_dict
+
+        return model_from_state_dict(self.state_dict)
+
+
+def choose_weights(ref=None, path: str | Path | None = None, class_ids: Sequence[int] = WORKSHOP_CLASSES,
+                   verbose: bool = True) -> ChosenWeights:
+    """Weights for the notebooks' pictures, in this order: ``path`` if given (a trained ``.npz``
+    or ``.pt``, see :func:`workshop_state_dict`), else the downloaded official ``yolo11n.pt``
+    (classes ``class_ids``: person, cell phone), else the reference's untrained weights (``ref``:
+    a :class:`yolo_lib.reference.Reference`; default :func:`yolo_lib.reference.load`). Prints
+    one line saying which (and, on the fallback, how to get the real ones) when ``verbose``."""
+    official = None if path else find_weights()
+    if path:
+        chosen = ChosenWeights(workshop_state_dict(path, class_ids), True, Path(path).name,
+                               f"weights: {path} (given by WEIGHTS / $YOLO_WEIGHTS)")
+    elif official is not None:
+        from yolo_lib.checkpoint_pt import read_state_dict
+
+        kept = "all 80 classes" if class_ids is None else f"COCO classes {list(class_ids)} kept"
+        chosen = ChosenWeights(read_state_dict(official, class_ids), True, "pretrained yolo11n.pt",
+                               f"weights: the pretrained yolo11n.pt (official COCO weights, {kept}) from {official}")
+    else:
+        if ref is None:
+            from yolo_lib import reference
+
+            ref = reference.load()
+        chosen = ChosenWeights(ref.state_dict(), False, "reference's random init (untrained)",
+                               f"weights: UNTRAINED, the random initialisation of the {ref.source}; for the "
+                               f"pretrained yolo11n.pt run `python -m yolo_lib.data download-weights` (-> {weights_path()})")
+    if verbose:
+        print(chosen.message)
+    return chosen
