@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
-from tqdm import tqdm
+from tqdm.auto import tqdm
 
 CATEGORIES = [
     {"id": 1, "name": "person", "supercategory": "person"},

@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
+from tqdm.auto import tqdm
 
 from yolo_lib.data.letterbox import PAD_VALUE, LetterboxParams, boxes_from_letterbox
 from yolo_lib.evaluate.classes import ClassMatch, EvaluationError, match_classes

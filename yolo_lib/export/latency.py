@@ -8,7 +8,7 @@ import time
 import numpy as np
 import onnx
 from onnx import numpy_helper
-from tqdm import tqdm
+from tqdm.auto import tqdm
 
 
 def dynamic_batch_copy(model: onnx.ModelProto) -> onnx.ModelProto:
