@@ -56,3 +56,17 @@ def test_disabled_cache_writes_nothing(tmp_path, monkeypatch):
     fn = step_cache.cached_function(("test", 3), build, shared, donating_jax_mode(include=("fast_compile", "jax")))
     fn(np.zeros((4, 2), np.float32), 0.1)
     assert calls == [1] and not (tmp_path / "step_cache").exists()
+
+
+def test_one_xla_compile_across_calls_and_set_value(tmp_path, monkeypatch):
+    """The updated shared values come back from XLA as committed device arrays; host values (the
+    first call, a ``set_value``) must not change the call's signature and cost a second compile."""
+    monkeypatch.setenv("YOLO_DATA_DIR", str(tmp_path))
+    shared, build, _ = _graph()
+    fn = step_cache.cached_function(("test", 4), build, shared, donating_jax_mode(include=("fast_compile", "jax")))
+    x = np.ones((4, 2), np.float32)
+    fn(x, 0.1)
+    fn(x, np.float32(0.1))
+    shared["b"].set_value(np.zeros(3, np.float32))  # a host value again, as read_losses() resets its sums
+    fn(x, 0.1)
+    assert fn.jit._cache_size() == 1

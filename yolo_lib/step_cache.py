@@ -91,9 +91,13 @@ class ExportedFunction:
         updated = {name for _, name in updates}
         donate = tuple(i for i, (kind, v) in enumerate(sources) if kind == "shared" and v in updated)
         self.jit = jax.jit(exported.call, donate_argnums=donate)
+        self.device = jax.devices()[0]
 
     def __call__(self, *inputs):
-        args = [_as_input(inputs[v], dt) if kind == "input" else v.container.storage[0]
+        # every argument committed to the device: the updated values come back from XLA committed,
+        # and jax.jit compiles anew when an argument's placement changes (NumPy on the first call,
+        # a device array on the second: a second full XLA compile). One placement, one compile.
+        args = [_committed(inputs[v] if kind == "input" else v.container.storage[0], dt, self.device)
                 for (kind, v), dt in zip(self.sources, self.dtypes)]
         outs = self.jit(*args)
         for o, var in self.updates:
@@ -101,11 +105,14 @@ class ExportedFunction:
         return list(outs[: self.n_outputs])
 
 
-def _as_input(value, dtype):
-    """A device array of the right dtype passes through (no copy back to the host); else NumPy."""
-    if getattr(value, "dtype", None) == dtype and hasattr(value, "devices"):
+def _committed(value, dtype, device):
+    """``value`` as a device array of ``dtype`` committed to ``device``; one already there passes
+    through (no copy back to the host)."""
+    import jax
+
+    if getattr(value, "dtype", None) == dtype and getattr(value, "committed", False):
         return value
-    return np.asarray(value, dtype=dtype)
+    return jax.device_put(np.asarray(value, dtype=dtype), device)
 
 
 def _rewritten(inputs, outputs, updates, mode):
