@@ -148,3 +148,26 @@ def test_module_entry_point_runs(tmp_path):
     out = subprocess.run([sys.executable, "-m", "yolo_lib.data", "synthetic", "--out", str(tmp_path), "--train", "2",
                           "--val", "1", "--quiet"], capture_output=True, text=True, check=True).stdout
     assert json.loads(out)["splits"]["val"]["images"] == 1
+
+
+def test_processes_building_the_same_set_and_cache_at_once_all_succeed(tmp_path):
+    """Two training runs started together (the resume test does this) build the same synthetic
+    set and letterbox cache at the same moment: each must open a complete copy, never a file
+    the other is still writing, and no temporary folder may remain."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys, numpy as np\n"
+        "from yolo_lib.data import SyntheticSpec, ensure_synthetic, open_cache\n"
+        "root = ensure_synthetic(sys.argv[1] + '/set', SyntheticSpec(n_train=24, n_val=4, min_side=160,"
+        " max_side=320, seed=5), progress=False)\n"
+        "ds = open_cache(sys.argv[1] + '/cache', root / 'instances_train.json', root / 'train', 96, progress=False)\n"
+        "print(len(ds), int(np.asarray(ds.images, np.int64).sum()))\n"
+    )
+    procs = [subprocess.Popen([sys.executable, "-c", script, str(tmp_path)], stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True) for _ in range(3)]
+    outs = [p.communicate(timeout=300)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0], outs
+    assert len({o.strip().splitlines()[-1] for o in outs}) == 1, outs  # the same images everywhere
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache", "set"]

@@ -29,6 +29,7 @@ import numpy as np
 from PIL import Image
 from tqdm.auto import tqdm
 
+from yolo_lib.data.atomic import build_folder_atomically
 from yolo_lib.data.coco_subset import DEFAULT_CLASSES, image_labels, load_annotations, resolve_categories
 from yolo_lib.data.letterbox import boxes_to_letterbox, letterbox_params, paste_letterboxed
 
@@ -170,14 +171,32 @@ def build_cache(
     workers: int | None = None,
     progress: bool = True,
 ) -> CachedDataset:
-    """Decode, letterbox and store every image of ``annotations`` that has a kept box.
+    """Decode, letterbox and store every image of ``annotations`` that has a kept box (unless
+    ``cache_dir`` already holds that cache, e.g. built by another process meanwhile).
 
     Images are read from ``image_dir/<file_name>`` in ``workers`` threads (Pillow releases the
-    GIL while decoding). An interruption (Ctrl-C) cancels the pending decodes without waiting;
-    ``meta.json`` is written last, so an interrupted folder is never opened as complete. Unreadable, corrupt or mis-sized images are skipped and listed in
-    ``meta["skipped"]`` with their reason.
+    GIL while decoding). The folder is written beside ``cache_dir`` and moved into place when
+    complete (:mod:`yolo_lib.data.atomic`): an interruption (Ctrl-C cancels the pending decodes
+    without waiting) leaves nothing behind, and processes building the same cache at once never
+    read each other's half-written files. Unreadable, corrupt or mis-sized images are skipped and
+    listed in ``meta["skipped"]`` with their reason.
     """
     cache_dir, annotations, image_dir = Path(cache_dir), Path(annotations), Path(image_dir)
+    expected = _expected_meta(annotations, size, class_names)
+
+    def is_wanted(folder: Path) -> bool:
+        meta_path = folder / "meta.json"  # written last: its presence marks a complete cache
+        return meta_path.exists() and not _mismatch(json.loads(meta_path.read_text()), expected)
+
+    def write(folder: Path) -> None:
+        _write_cache(folder, annotations, image_dir, size, class_names, workers, progress)
+
+    return load_cache(build_folder_atomically(cache_dir, write, is_wanted))
+
+
+def _write_cache(cache_dir: Path, annotations: Path, image_dir: Path, size: int, class_names,
+                 workers: int | None, progress: bool) -> None:
+    """Write a complete cache folder (see :func:`build_cache`); ``meta.json`` last."""
     coco = load_annotations(annotations)
     cat_ids = resolve_categories(coco, class_names)
     records, labels, skipped = [], [], []
@@ -187,7 +206,6 @@ def build_cache(
             records.append(coco.imgs[iid])
             labels.append(lab)
     cache_dir.mkdir(parents=True, exist_ok=True)
-    (cache_dir / "meta.json").unlink(missing_ok=True)
     images = np.lib.format.open_memmap(cache_dir / "images.npy", mode="w+", dtype=np.uint8,
                                        shape=(max(len(records), 1), 3, size, size))
     boxes, classes, offsets, content, ids, names = [], [], [0], [], [], []
@@ -209,7 +227,7 @@ def build_cache(
             content.append(params.content)
             ids.append(int(rec["id"]))
             names.append(rec["file_name"])
-    except BaseException:  # Ctrl-C: no meta.json is written, so the folder stays an incomplete build
+    except BaseException:  # Ctrl-C: stop decoding now; build_cache removes the unfinished folder
         pool.shutdown(wait=False, cancel_futures=True)
         raise
     pool.shutdown()
@@ -221,7 +239,4 @@ def build_cache(
     np.save(cache_dir / "content.npy", np.asarray(content, np.int32).reshape(-1, 4))
     meta = {**_expected_meta(annotations, size, class_names), "source": str(annotations), "n_images": len(ids),
             "image_ids": ids, "file_names": names, "skipped": skipped}
-    tmp = cache_dir / "meta.json.tmp"
-    tmp.write_text(json.dumps(meta))
-    tmp.replace(cache_dir / "meta.json")
-    return load_cache(cache_dir)
+    (cache_dir / "meta.json").write_text(json.dumps(meta))

@@ -24,6 +24,8 @@ import numpy as np
 from PIL import Image, ImageDraw
 from tqdm.auto import tqdm
 
+from yolo_lib.data.atomic import build_folder_atomically
+
 CATEGORIES = [
     {"id": 1, "name": "person", "supercategory": "person"},
     {"id": 77, "name": "cell phone", "supercategory": "electronic"},
@@ -159,14 +161,15 @@ def write_synthetic(root: str | Path, spec: SyntheticSpec = SyntheticSpec(), pro
 
 
 def ensure_synthetic(root: str | Path, spec: SyntheticSpec | None = None, progress: bool = True) -> Path:
-    """Generate the synthetic set under ``root`` unless it is there already.
+    """Generate the synthetic set under ``root`` unless it is there already (atomically: see
+    :mod:`yolo_lib.data.atomic`).
 
     With ``spec=None`` any complete set in ``root`` is used (the default spec is generated when
     there is none); with a spec, a set written with another spec is regenerated.
     """
-    root = Path(root)
-    marker = root / "spec.json"
-    if marker.exists() and (spec is None or json.loads(marker.read_text()) == spec.__dict__):
-        return root
-    write_synthetic(root, spec or SyntheticSpec(), progress)
-    return root
+    def is_wanted(folder: Path) -> bool:
+        marker = folder / "spec.json"  # written last: its presence marks a complete set
+        return marker.exists() and (spec is None or json.loads(marker.read_text()) == spec.__dict__)
+
+    return build_folder_atomically(root, lambda folder: write_synthetic(folder, spec or SyntheticSpec(), progress),
+                                   is_wanted)
