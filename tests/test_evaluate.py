@@ -257,6 +257,26 @@ def test_evaluate_a_model_compiles_once_and_reuses(tmp_path, tiny_model):
     assert all(p.stat().st_size > 1000 for p in pictures)
 
 
+def test_onnxruntime_engine_scores_like_the_jax_engine(tmp_path, tiny_model):
+    """The ONNX export in onnxruntime gives the JAX engine's detections (float32 rounding apart)."""
+    ann, folder = write_set(tmp_path)
+    ev = Evaluator(ann, folder, NAMES, imgsz=64, batch=2, progress=False)
+    by_jax = ev.evaluate(tiny_model, engine="jax")
+    jax_results = ev.last["results"]
+    by_ort = ev.evaluate(tiny_model, engine="onnxruntime")
+    assert (by_jax["engine"], by_ort["engine"]) == ("jax", "onnxruntime")
+    assert by_ort["images"] == by_jax["images"] == 3
+    assert abs(by_ort["detections"] - by_jax["detections"]) <= 3  # a score at the 0.001 threshold may flip
+    assert by_ort["mAP50_95"] == pytest.approx(by_jax["mAP50_95"], abs=1e-4)
+    best = lambda results: sorted(results, key=lambda r: -r["score"])[:20]  # noqa: E731
+    for a, b in zip(best(jax_results), best(ev.last["results"])):
+        assert (a["image_id"], a["category_id"]) == (b["image_id"], b["category_id"])
+        assert a["score"] == pytest.approx(b["score"], abs=1e-5)
+        np.testing.assert_allclose(a["bbox"], b["bbox"], atol=2e-3)
+    with pytest.raises(EvaluationError, match="engine must be one of"):
+        ev.evaluate(tiny_model, engine="torch")
+
+
 def test_command_line_on_a_tiny_set(tmp_path, tiny_model, capsys, monkeypatch):
     from yolo_lib import weights
 
@@ -278,6 +298,11 @@ def test_command_line_on_a_tiny_set(tmp_path, tiny_model, capsys, monkeypatch):
     assert len(json.loads((out / "predictions.json").read_text())) == summary["detections"]
     assert {p.name for p in out.iterdir()} == {"predictions.json", "boxes.png", "pr_curves.png",
                                                "confusion_matrix.png"}
+    rc = cli_main([str(npz), "--annotations", str(ann), "--images", str(folder), "--imgsz", "64", "--batch", "2",
+                   "--engine", "onnxruntime", "--no-progress"])
+    captured = capsys.readouterr()
+    assert rc == 0, captured.err
+    assert json.loads(captured.out)["engine"] == "onnxruntime"
 
 
 def test_command_line_refuses_bad_weights_and_names_in_one_line(tmp_path, tiny_model, capsys):

@@ -7,6 +7,12 @@ as Ultralytics' validator) -> boxes mapped back to original pixels (the exact le
 inverse) -> a COCO results list -> COCOeval from pycocotools (see :mod:`.coco_metrics`).
 
 Images are decoded on a background thread while the model runs.
+
+Two engines run the model (``engine=`` of :meth:`Evaluator.evaluate`): ``"jax"`` (default), the
+compiled PyTensor function on JAX, the one training uses; ``"onnxruntime"``, the same model
+exported by :func:`yolo_lib.export.yolo.export_yolo` (BN folded, parity with the PyTensor graph
+tested in ``tests/test_export_yolo.py``) and run by onnxruntime on the CPU, faster there than
+XLA's CPU convolutions (see ``docs/benchmarks.md``).
 """
 
 from __future__ import annotations
@@ -27,6 +33,17 @@ from yolo_lib.postprocess import EVAL_CONF_THRESHOLD, IOU_THRESHOLD, MAX_DETECTI
 
 #: images (B, 3, S, S) float32 in [0, 1] -> inference output (B, 4+nc, A)
 Predictor = Callable[[np.ndarray], np.ndarray]
+
+#: The engines :meth:`Evaluator.evaluate` can run a model on.
+ENGINES = ("jax", "onnxruntime")
+
+
+def onnxruntime_predictor(model, imgsz: int) -> Predictor:
+    """``model`` exported to ONNX (square ``imgsz``) in an onnxruntime CPU session, as a Predictor."""
+    from yolo_lib.export.yolo import INPUT_NAME, export_yolo, onnx_session
+
+    session = onnx_session(export_yolo(model, imgsz))
+    return lambda images: session.run(None, {INPUT_NAME: images})[0]
 
 
 def detections_to_coco(det: np.ndarray, params: LetterboxParams, image_id: int,
@@ -75,20 +92,29 @@ class Evaluator:
         """The scored categories (matched model classes), in model class order."""
         return [c for _, _, c in self.classes.matched]
 
-    def evaluate(self, model) -> dict:
+    def evaluate(self, model, engine: str = "jax") -> dict:
         """Score a :class:`yolo_lib.model.YOLO11` (its current shared-variable weights); the summary dict.
 
-        The compiled eval function is built on the first call for this model and batch shape
-        and reused afterwards (it lives in ``model.compiled``).
+        ``engine="jax"``: the compiled eval function, built on the first call for this model and
+        batch shape and reused afterwards (it lives in ``model.compiled``). ``"onnxruntime"``:
+        the model is exported to ONNX on each call (its current weights) and run by onnxruntime.
+        The summary's ``engine`` says which ran; ``seconds`` includes the compile or export.
         """
         from yolo_lib.compiled import eval_function
 
+        if engine not in ENGINES:
+            raise EvaluationError(f"engine must be one of {ENGINES}, got {engine!r}")
         if model.nc != len(self.classes.names):
             raise EvaluationError(f"the model has nc={model.nc} classes but {len(self.classes.names)} class "
                                   f"names were given")
         start = time.perf_counter()
-        fn = eval_function(model, self.batch, self.imgsz, self.imgsz)
-        return self.evaluate_predictor(fn, start=start)
+        if engine == "jax":
+            predict = eval_function(model, self.batch, self.imgsz, self.imgsz)
+        else:
+            predict = onnxruntime_predictor(model, self.imgsz)
+        summary = self.evaluate_predictor(predict, start=start)
+        summary["engine"] = engine
+        return summary
 
     def evaluate_predictor(self, predict: Predictor, start: float | None = None) -> dict:
         """Score any function images (batch, 3, S, S) float32 -> inference output (batch, 4+nc, A).
