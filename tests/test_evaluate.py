@@ -328,20 +328,3 @@ def test_command_line_refuses_bad_weights_and_names_in_one_line(tmp_path, tiny_m
         assert cli_main(extra + args) == 1
         err = capsys.readouterr().err.strip()
         assert words in err and "\n" not in err, err
-
-
-def test_blocked_nms_equals_one_box_at_a_time():
-    """The block-wise NMS (used with 0.001 thresholds: thousands of candidates) is plain greedy NMS."""
-    from yolo_lib.postprocess import box_iou, nms
-
-    rng = np.random.default_rng(2)
-    xy = rng.uniform(0, 100, (150, 2))
-    boxes = np.concatenate([xy, xy + rng.uniform(5, 40, (150, 2))], 1).astype(np.float32)
-    scores = rng.random(150).astype(np.float32)
-    for iou in (0.3, 0.7):
-        order, keep = list(np.argsort(-scores, kind="stable")), []
-        for i in order:
-            if all(box_iou(boxes[i][None], boxes[j][None])[0, 0] <= iou for j in keep):
-                keep.append(i)
-        np.testing.assert_array_equal(nms(boxes, scores, iou, block=16), keep)
-        np.testing.assert_array_equal(nms(boxes, scores, iou, max_keep=7, block=4), keep[:7])
