@@ -21,6 +21,7 @@ import zipfile
 from pathlib import Path
 
 from yolo_lib.evaluate.classes import EvaluationError
+from yolo_lib.evaluate.coco_metrics import SCORERS
 from yolo_lib.evaluate.evaluator import ENGINES
 from yolo_lib.interrupts import handle_interrupts
 
@@ -36,6 +37,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--engine", choices=ENGINES, default="jax",
                    help="jax: the compiled PyTensor function (as training); onnxruntime: the ONNX export "
                         "(faster on a CPU)")
+    p.add_argument("--scorer", choices=SCORERS, default="faster-coco-eval",
+                   help="COCOeval implementation: faster-coco-eval (C++), or pycocotools (the reference)")
     p.add_argument("--classes", nargs="+", help='model class names in index order, e.g. "person,cell phone"')
     p.add_argument("--out", type=Path, help="write predictions.json and pictures here")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -94,7 +97,7 @@ def run(args: argparse.Namespace) -> dict:
     categories = read_annotations(args.annotations)["categories"]
     names = class_names(stored, args.classes, model.nc, categories)
     ev = Evaluator(args.annotations, args.images, names, imgsz=args.imgsz, batch=args.batch,
-                   progress=not args.no_progress)
+                   progress=not args.no_progress, scorer=args.scorer)
     for name in ev.classes.model_classes_without_category:
         _note(f"model class {name!r} is not an annotation category: its detections are not scored")
     for name, n in ev.classes.categories_without_model_class.items():

@@ -4,7 +4,8 @@ Pipeline per batch of ``batch`` images: letterbox (no augmentation) -> the compi
 function (one per model and input shape, cached on the model; the last batch is padded with
 grey images) -> multi-label class-aware NMS (conf 0.001, IoU 0.7, at most 300 boxes per image,
 as Ultralytics' validator) -> boxes mapped back to original pixels (the exact letterbox
-inverse) -> a COCO results list -> COCOeval from pycocotools (see :mod:`.coco_metrics`).
+inverse) -> a COCO results list -> COCOeval (faster-coco-eval by default, pycocotools on
+request: the same numbers, see :mod:`.coco_metrics`).
 
 Images are decoded on a background thread while the model runs.
 
@@ -27,7 +28,7 @@ from tqdm import tqdm
 
 from yolo_lib.data.letterbox import PAD_VALUE, LetterboxParams, boxes_from_letterbox
 from yolo_lib.evaluate.classes import ClassMatch, EvaluationError, match_classes
-from yolo_lib.evaluate.coco_metrics import CocoScores, score_detections
+from yolo_lib.evaluate.coco_metrics import SCORERS, CocoScores, score_detections
 from yolo_lib.evaluate.dataset import BadImage, LoadedImage, check_folder, load_image, read_annotations, subset
 from yolo_lib.postprocess import EVAL_CONF_THRESHOLD, IOU_THRESHOLD, MAX_DETECTIONS, non_max_suppression
 
@@ -69,22 +70,24 @@ class Evaluator:
 
     ``class_names``: the model's class names in class-index order; they are matched to the
     annotation categories by name (:mod:`.classes`). ``imgsz``: square letterbox side in pixels
-    (a multiple of 32). Construction reads and checks the json; images are read by
-    :meth:`evaluate`.
+    (a multiple of 32). ``scorer``: the COCOeval implementation (:data:`.coco_metrics.SCORERS`).
+    Construction reads and checks the json; images are read by :meth:`evaluate`.
     """
 
     def __init__(self, annotations: Path, images: Path, class_names: Sequence[str], imgsz: int = 320,
                  batch: int = 16, conf: float = EVAL_CONF_THRESHOLD, iou: float = IOU_THRESHOLD,
-                 max_det: int = MAX_DETECTIONS, progress: bool = True):
+                 max_det: int = MAX_DETECTIONS, progress: bool = True, scorer: str = "faster-coco-eval"):
         if not isinstance(imgsz, int) or imgsz < 32 or imgsz % 32:
             raise EvaluationError(f"imgsz must be a positive multiple of 32, got {imgsz!r}")
         if not isinstance(batch, int) or batch < 1:
             raise EvaluationError(f"batch must be a positive int, got {batch!r}")
+        if scorer not in SCORERS:
+            raise EvaluationError(f"scorer must be one of {SCORERS}, got {scorer!r}")
         self.annotations, self.folder = Path(annotations), check_folder(images)
         self.dataset = read_annotations(self.annotations)
         self.classes: ClassMatch = match_classes(class_names, self.dataset["categories"], self.dataset["annotations"])
         self.imgsz, self.batch, self.conf, self.iou, self.max_det = imgsz, batch, conf, iou, max_det
-        self.progress = progress
+        self.progress, self.scorer = progress, scorer
         self.last: dict | None = None  # state of the last evaluate(): summary, results, ground truth
 
     @property
@@ -145,7 +148,7 @@ class Evaluator:
                                   f"(first: {bad[0].reason})")
         gt = subset(self.dataset, {r["id"] for r in good})
         t = time.perf_counter()
-        scores = score_detections(gt, results, self.category_ids)
+        scores = score_detections(gt, results, self.category_ids, self.scorer)
         timing["cocoeval"] = time.perf_counter() - t
         seconds = time.perf_counter() - start
         summary = self._summary(scores, results, good, bad, seconds, timing)
@@ -195,7 +198,7 @@ class Evaluator:
             "seconds": round(seconds, 3), "images_per_second": round(len(good) / seconds, 2) if seconds > 0 else None,
             "timing_seconds": {k: round(v, 3) for k, v in timing.items()},
             "imgsz": self.imgsz, "batch": self.batch,
-            "conf": self.conf, "iou": self.iou, "max_det": self.max_det,
+            "conf": self.conf, "iou": self.iou, "max_det": self.max_det, "scorer": self.scorer,
             "model_classes_without_category": self.classes.model_classes_without_category,
             "categories_without_model_class": self.classes.categories_without_model_class,
             "cocoeval": s,
