@@ -277,6 +277,31 @@ def test_onnxruntime_engine_scores_like_the_jax_engine(tmp_path, tiny_model):
         ev.evaluate(tiny_model, engine="torch")
 
 
+def test_onnxruntime_session_is_reused_until_the_weights_change(tmp_path, tiny_model):
+    """The export happens once per weights: same weights -> the cached session; a changed weight
+    (as after a training epoch) -> a new export whose detections follow the new weights."""
+    from yolo_lib.evaluate.evaluator import onnxruntime_predictor
+
+    ann, folder = write_set(tmp_path)
+    ev = Evaluator(ann, folder, NAMES, imgsz=64, batch=2, progress=False)
+    ev.evaluate(tiny_model, engine="onnxruntime")
+    first_results = ev.last["results"]
+    session = onnxruntime_predictor(tiny_model, 64)
+    ev.evaluate(tiny_model, engine="onnxruntime")
+    assert onnxruntime_predictor(tiny_model, 64) is session and ev.last["results"] == first_results
+    bias = next(v for name, v in tiny_model.named_parameters() if "cv3" in name and name.endswith("bias"))
+    old = bias.get_value()
+    try:
+        bias.set_value(old + np.float32(0.5))  # every class logit of one level up: other scores
+        ev.evaluate(tiny_model, engine="onnxruntime")
+        assert onnxruntime_predictor(tiny_model, 64) is not session
+        assert ev.last["results"] != first_results
+    finally:
+        bias.set_value(old)
+    ev.evaluate(tiny_model, engine="onnxruntime")
+    assert ev.last["results"] == first_results
+
+
 def test_command_line_on_a_tiny_set(tmp_path, tiny_model, capsys, monkeypatch):
     from yolo_lib import weights
 
