@@ -1,16 +1,20 @@
 """Evaluation throughput: ``yolo_lib.evaluate`` vs Ultralytics' validator, same set, same machine.
 
     python benchmarks/bench_evaluate.py WEIGHTS.npz CHECKPOINT.pt DATA.yaml \
-        --annotations FILE --images DIR [--imgsz 320] [--rounds 3] --ref-python /work/refvenv/bin/python
+        --annotations FILE --images DIR [--imgsz 320] [--rounds 3] [--engines jax onnxruntime] \
+        --ref-python /work/refvenv/bin/python
 
 WEIGHTS.npz and CHECKPOINT.pt hold the same model (``scripts/pt_to_npz.py``); DATA.yaml is the
 Ultralytics view of the same images (``scripts/eval_parity.py prepare``). Both sides are warm:
 ours evaluates once before timing (the compile), the Ultralytics subprocess validates once
-before its timed call (model fusing, label cache, warm-up). Rounds alternate ours / theirs;
+before its timed call (model fusing, label cache, warm-up). Each of our ``--engines`` (the
+compiled JAX function; the ONNX export in onnxruntime, exported once in the first call and
+reused while the weights stay the same; the export's own cost is printed) is timed in every
+round. Rounds alternate ours / theirs;
 each figure is images per wall-clock second of the whole evaluation (decode, letterbox,
 forward, NMS, COCO scoring), batch 16, CPU. Ratio = ours / Ultralytics (target >= 1.0). Ours
-scores with pycocotools' COCOeval; Ultralytics with its own matcher (rect=False: the same
-square 320 letterbox as ours).
+scores with COCOeval (faster-coco-eval, the evaluator's default); Ultralytics with its own
+matcher (rect=False: the same square 320 letterbox as ours).
 """
 
 from __future__ import annotations
@@ -57,6 +61,7 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--ref-python", default="/work/refvenv/bin/python")
     p.add_argument("--work", default="/tmp/bench_evaluate")
+    p.add_argument("--engines", nargs="+", choices=["jax", "onnxruntime"], default=["jax", "onnxruntime"])
     args = p.parse_args()
 
     from yolo_lib import weights
@@ -65,25 +70,45 @@ def main() -> None:
     model = weights.model_from_state_dict(weights.read_npz(args.weights))
     ev = Evaluator(args.annotations, args.images, weights.read_class_names(args.weights), imgsz=args.imgsz,
                    batch=16, progress=False)
-    t = time.perf_counter()
-    first = ev.evaluate(model)
-    print(f"ours, first call (compile included): {time.perf_counter() - t:.1f} s, {first['images']} images")
+    for engine in args.engines:
+        t = time.perf_counter()
+        first = ev.evaluate(model, engine=engine)
+        print(f"ours ({engine}), first call (compile/export included): {time.perf_counter() - t:.1f} s, "
+              f"{first['images']} images")
+    if "onnxruntime" in args.engines:
+        from yolo_lib.evaluate.evaluator import weights_fingerprint
+        from yolo_lib.export.yolo import export_yolo, onnx_session
+
+        t = time.perf_counter()
+        proto = export_yolo(model, args.imgsz)
+        t_export = time.perf_counter() - t
+        onnx_session(proto, threads=len(os.sched_getaffinity(0)), spinning=False)
+        t_session = time.perf_counter() - t - t_export
+        t = time.perf_counter()
+        weights_fingerprint(model)
+        print(f"onnxruntime engine, what a change of weights costs: export {t_export:.2f} s, session "
+              f"{t_session:.2f} s; the weights fingerprint checked on every call: {time.perf_counter() - t:.3f} s")
     print(f"load average {os.getloadavg()}")
-    ours, theirs = [], []
+    ours, theirs = {e: [] for e in args.engines}, []
     for r in range(args.rounds):
-        s = ev.evaluate(model)
-        ours.append(s)
+        line = [f"round {r + 1}:"]
+        for engine in args.engines:
+            s = ev.evaluate(model, engine=engine)
+            ours[engine].append(s)
+            line.append(f"ours/{engine} {s['images_per_second']:.2f} img/s ({s['seconds']:.1f} s; "
+                        f"{json.dumps(s['timing_seconds'])}),")
         u = ultralytics_round(args, s["images"])
         theirs.append(u)
-        print(f"round {r + 1}: ours {s['images_per_second']:.2f} img/s ({s['seconds']:.1f} s; "
-              f"{json.dumps(s['timing_seconds'])}), Ultralytics {u['images_per_second']:.2f} img/s "
-              f"({u['seconds']:.1f} s; ms/img {json.dumps({k: round(v, 1) for k, v in u['speed_ms'].items()})}), "
-              f"ratio {s['images_per_second'] / u['images_per_second']:.2f}")
-    mo = statistics.median(x["images_per_second"] for x in ours)
+        line.append(f"Ultralytics {u['images_per_second']:.2f} img/s ({u['seconds']:.1f} s; ms/img "
+                    f"{json.dumps({k: round(v, 1) for k, v in u['speed_ms'].items()})}); ratios")
+        line += [f"{e} {ours[e][-1]['images_per_second'] / u['images_per_second']:.2f}" for e in args.engines]
+        print(" ".join(line), flush=True)
     mt = statistics.median(x["images_per_second"] for x in theirs)
     print(f"load average {os.getloadavg()}")
-    print(f"median: ours {mo:.2f} img/s, Ultralytics {mt:.2f} img/s, ratio {mo / mt:.2f} (target >= 1.0); "
-          f"mAP50-95 ours (COCOeval) {ours[-1]['mAP50_95']:.4f}, Ultralytics' metric {theirs[-1]['mAP50_95']:.4f}")
+    for engine, runs in ours.items():
+        mo = statistics.median(x["images_per_second"] for x in runs)
+        print(f"median: ours/{engine} {mo:.2f} img/s, Ultralytics {mt:.2f} img/s, ratio {mo / mt:.2f} (target >= 1.0); "
+              f"mAP50-95 ours (COCOeval) {runs[-1]['mAP50_95']:.4f}, Ultralytics' metric {theirs[-1]['mAP50_95']:.4f}")
 
 
 if __name__ == "__main__":

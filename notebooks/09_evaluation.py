@@ -398,3 +398,4 @@ for path in ev.save_pictures(out):
 #   classes and ten IoU thresholds, so tight boxes pay.
 # - `python -m yolo_lib.evaluate` reports COCOeval's numbers (what papers quote); its parity
 #   with pycocotools on Ultralytics' own predictions is recorded in `docs/benchmarks.md`.
+# - `--engine onnxruntime` scores the model's ONNX export in onnxruntime (faster on a CPU).

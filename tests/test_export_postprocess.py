@@ -66,3 +66,49 @@ def test_bad_input_is_refused():
         non_max_suppression(np.zeros((6, 10)))
     with pytest.raises(ValueError, match="conf"):
         non_max_suppression(np.zeros((1, 6, 10)), conf=2)
+
+
+def one_at_a_time_multi_label(output, conf, iou, max_det):
+    """Multi-label class-aware NMS written plainly: every (anchor, class) above ``conf``, best
+    score first (equal scores: anchor, then class order), kept unless a kept box of its class
+    overlaps it with IoU > ``iou``; float64 IoU of the oracle above."""
+    results = []
+    for pred in np.asarray(output, np.float64).transpose(0, 2, 1):
+        cands = [(-pred[a, 4 + c], a, c) for a in range(len(pred)) for c in range(pred.shape[1] - 4)
+                 if pred[a, 4 + c] > np.float32(conf)]
+        kept = []
+        for neg_score, a, c in sorted(cands, key=lambda t: t[0]):  # stable: ties stay in (anchor, class) order
+            if len(kept) == max_det:
+                break
+            cx, cy, w, h = pred[a, :4]
+            box = (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)
+            if all(kc != c or iou_of_two(box, kb) <= iou for kb, kc, _ in kept):
+                kept.append((box, c, -neg_score))
+        results.append(np.array([[*b, s, c] for b, c, s in kept], np.float64).reshape(-1, 6))
+    return results
+
+
+def test_nms_with_ties_equals_one_box_at_a_time():
+    """Equal scores, duplicate boxes, IoUs exactly at the threshold, several classes, max_det.
+
+    Integer boxes on a small grid make the ties exact (IoU 0.5 is common): float32 inside
+    postprocess and the float64 oracle agree on every comparison, so any difference is an error
+    in the kept set or its order.
+    """
+    rng = np.random.default_rng(7)
+    for trial in range(40):
+        n, nc = 120, 3
+        centre = rng.integers(4, 16, (n, 2)) * 2  # even centres and sizes: integer xyxy corners
+        size = rng.integers(1, 6, (n, 2)) * 2
+        scores = rng.integers(1, 6, (n, nc)) / 5 * (rng.random((n, nc)) < 0.5)  # ties, some below conf
+        out = np.concatenate([centre, size, scores], 1).astype(np.float32).T[None]  # (1, 4+nc, n)
+        for iou in (0.25, 0.5, 0.75):
+            for max_det in (300, 10):
+                (got,) = non_max_suppression(out, conf=0.1, iou=iou, max_det=max_det, multi_label=True)
+                (want,) = one_at_a_time_multi_label(out, 0.1, iou, max_det)
+                np.testing.assert_array_equal(got, want.astype(np.float32), err_msg=f"trial {trial}, iou {iou}")
+        boxes = xywh_to_xyxy(out[0, :4].T)
+        best = scores.max(1).astype(np.float32)
+        for iou in (0.0, 0.5, 1.0):
+            np.testing.assert_array_equal(nms(boxes, best, iou), brute_force_nms(boxes, best, iou))
+            np.testing.assert_array_equal(nms(boxes, best, iou, max_keep=4), brute_force_nms(boxes, best, iou)[:4])

@@ -1,4 +1,4 @@
-"""Turn the detector's inference output into detections: threshold, class-aware NMS (numpy).
+"""Turn the detector's inference output into detections: threshold, class-aware NMS (numpy, numba).
 
 The inference output (of PyTensor or of the exported ONNX model) is ``(B, 4+nc, A)``: per
 anchor cx, cy, w, h in input pixels, then nc sigmoid class scores. As Ultralytics' ``predict``
@@ -14,6 +14,7 @@ classes; the ``max_nms`` best candidates enter the class-aware NMS.
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 #: Ultralytics' predict defaults.
 CONF_THRESHOLD, IOU_THRESHOLD, MAX_DETECTIONS = 0.25, 0.7, 300
@@ -33,8 +34,8 @@ def xywh_to_xyxy(boxes: np.ndarray) -> np.ndarray:
 def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """IoU of xyxy boxes a (N, 4) against b (M, 4) -> (N, M).
 
-    Written per coordinate on (N, M) planes (no (N, M, 2) temporaries): NMS calls it on
-    256 x 256 blocks.
+    Written per coordinate on (N, M) planes (no (N, M, 2) temporaries); :func:`nms` does the
+    same float32 arithmetic one pair at a time.
     """
     a, b = np.asarray(a), np.asarray(b)
     iw = np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0])
@@ -47,37 +48,51 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return inter / np.maximum(union, 1e-9)
 
 
-def nms(boxes: np.ndarray, scores: np.ndarray, iou: float = IOU_THRESHOLD, max_keep: int | None = None,
-        block: int = 256) -> np.ndarray:
+@njit(cache=True, nogil=True)
+def _greedy(ranked: np.ndarray, iou: np.float32, limit: int) -> np.ndarray:
+    """Greedy NMS of xyxy boxes ``ranked`` (N, 4) float32, best score first: kept row positions.
+
+    Row i is kept when no kept row before it overlaps it with IoU > ``iou``; stops after
+    ``limit`` kept rows. Each IoU is the float32 arithmetic of :func:`box_iou`, operation for
+    operation, so the decisions are those of the numpy formula. Compiled by numba: one pass
+    over the kept boxes per row, held in separate coordinate arrays so that the pass runs in
+    SIMD lanes (no early exit: a branch would stop the vectorisation, which is worth more).
+    """
+    n = ranked.shape[0]
+    zero, eps = np.float32(0.0), np.float32(1e-9)
+    size = min(n, limit)
+    kx1, ky1 = np.empty(size, np.float32), np.empty(size, np.float32)
+    kx2, ky2 = np.empty(size, np.float32), np.empty(size, np.float32)
+    karea, keep = np.empty(size, np.float32), np.empty(size, np.int64)
+    kept = 0
+    for i in range(n):
+        if kept >= limit:
+            break
+        x1, y1, x2, y2 = ranked[i, 0], ranked[i, 1], ranked[i, 2], ranked[i, 3]
+        area = np.maximum(x2 - x1, zero) * np.maximum(y2 - y1, zero)
+        overlaps = False
+        for j in range(kept):
+            iw = np.minimum(x2, kx2[j]) - np.maximum(x1, kx1[j])
+            ih = np.minimum(y2, ky2[j]) - np.maximum(y1, ky1[j])
+            inter = np.maximum(iw, zero) * np.maximum(ih, zero)
+            overlaps |= inter / np.maximum(area + karea[j] - inter, eps) > iou
+        if not overlaps:
+            keep[kept], kx1[kept], ky1[kept], kx2[kept], ky2[kept], karea[kept] = i, x1, y1, x2, y2, area
+            kept += 1
+    return keep[:kept]
+
+
+def nms(boxes: np.ndarray, scores: np.ndarray, iou: float = IOU_THRESHOLD, max_keep: int | None = None) -> np.ndarray:
     """Greedy NMS of xyxy boxes (N, 4) with scores (N,): kept indices, best score first.
 
-    A box is kept when no kept box of higher score overlaps it with IoU > ``iou``. Candidates
-    are visited best first in blocks of ``block``: one IoU matrix against the boxes kept so far,
-    then the greedy rule inside the block, ``keep[i] = alive[i] and no kept j < i overlaps i``,
-    solved by fixed-point iteration (its solution is unique, so the first repeat is the greedy
-    answer). ``max_keep`` stops after that many kept boxes (the same first boxes, found sooner).
+    A box is kept when no kept box of higher score overlaps it with IoU > ``iou`` (equal scores:
+    the lower index first). ``max_keep`` stops after that many kept boxes (the same first
+    boxes, found sooner).
     """
     order = np.argsort(-np.asarray(scores), kind="stable")
-    ranked = np.asarray(boxes, dtype=np.float32)[order]
+    ranked = np.ascontiguousarray(np.asarray(boxes, dtype=np.float32)[order])
     limit = len(order) if max_keep is None else max_keep
-    keep: list[int] = []
-    for start in range(0, len(order), block):
-        if len(keep) >= limit:
-            break
-        cand = ranked[start:start + block]
-        alive = np.ones(len(cand), bool)
-        if keep:
-            alive &= ~(box_iou(cand, ranked[keep]) > iou).any(1)
-        # later[i, j]: candidate j (higher score) overlaps candidate i
-        later = np.tril(box_iou(cand, cand) > iou, -1).astype(np.float32)
-        kept = alive
-        while True:
-            new = alive & ~(later @ kept.astype(np.float32) > 0)
-            if np.array_equal(new, kept):
-                break
-            kept = new
-        keep.extend((start + np.flatnonzero(kept)).tolist())
-    return order[np.asarray(keep[:limit], dtype=np.int64)]
+    return order[_greedy(ranked, np.float32(iou), limit)]
 
 
 def batched_nms(boxes: np.ndarray, scores: np.ndarray, classes: np.ndarray, iou: float = IOU_THRESHOLD,

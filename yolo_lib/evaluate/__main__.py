@@ -1,7 +1,7 @@
 """``python -m yolo_lib.evaluate WEIGHTS --annotations FILE --images DIR``: COCO mAP as one JSON line.
 
 Prints the summary of :meth:`yolo_lib.evaluate.Evaluator.evaluate` (``mAP50_95``, ``mAP50``,
-``per_class``, ``images``, ``seconds``, ...) on stdout; notes and errors go to stderr as one
+``per_class``, ``images``, ``seconds``, ``engine``, ...) on stdout; notes and errors go to stderr as one
 line each; exit status 0 on success, 1 on bad input, 130 on Ctrl-C or SIGTERM (one line, see
 :mod:`yolo_lib.interrupts`). With ``--out DIR`` it also
 writes ``predictions.json`` (COCO results) and the pictures of :mod:`yolo_lib.evaluate.pictures`.
@@ -21,6 +21,8 @@ import zipfile
 from pathlib import Path
 
 from yolo_lib.evaluate.classes import EvaluationError
+from yolo_lib.evaluate.coco_metrics import SCORERS
+from yolo_lib.evaluate.evaluator import ENGINES
 from yolo_lib.interrupts import handle_interrupts
 
 
@@ -32,6 +34,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--images", type=Path, required=True, help="folder holding the json's file_name entries")
     p.add_argument("--imgsz", type=int, default=320, help="letterbox side in pixels (multiple of 32)")
     p.add_argument("--batch", type=int, default=16, help="images per compiled call")
+    p.add_argument("--engine", choices=ENGINES, default="jax",
+                   help="jax: the compiled PyTensor function (as training); onnxruntime: the ONNX export "
+                        "(faster on a CPU)")
+    p.add_argument("--scorer", choices=SCORERS, default="faster-coco-eval",
+                   help="COCOeval implementation: faster-coco-eval (C++), or pycocotools (the reference)")
     p.add_argument("--classes", nargs="+", help='model class names in index order, e.g. "person,cell phone"')
     p.add_argument("--out", type=Path, help="write predictions.json and pictures here")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -90,12 +97,12 @@ def run(args: argparse.Namespace) -> dict:
     categories = read_annotations(args.annotations)["categories"]
     names = class_names(stored, args.classes, model.nc, categories)
     ev = Evaluator(args.annotations, args.images, names, imgsz=args.imgsz, batch=args.batch,
-                   progress=not args.no_progress)
+                   progress=not args.no_progress, scorer=args.scorer)
     for name in ev.classes.model_classes_without_category:
         _note(f"model class {name!r} is not an annotation category: its detections are not scored")
     for name, n in ev.classes.categories_without_model_class.items():
         _note(f"annotation category {name!r} ({n} boxes) is not a model class: not in the mean")
-    summary = ev.evaluate(model)
+    summary = ev.evaluate(model, engine=args.engine)
     for bad in summary["bad_images"]:
         _note(f"left out {bad['file']}: {bad['reason']}")
     if args.out:

@@ -1,13 +1,18 @@
-"""Score COCO-format detections with pycocotools' COCOeval, plus the per-class numbers we report.
+"""Score COCO-format detections with COCOeval, plus the per-class numbers we report.
 
 * COCOeval (the reference for published COCO numbers): AP over IoU 0.50:0.05:0.95 from a
   precision envelope sampled at 101 recall points, at most 100 detections per image, and
   detections matched to ``iscrowd`` boxes ignored (neither true nor false positives).
+  ``scorer="pycocotools"`` (the reference, the default here) or ``"faster-coco-eval"`` (the
+  same algorithm in C++, several times faster; the evaluator uses it): identical statistics
+  and precision arrays, checked by ``tests/test_evaluate.py``.
 * Per class: AP50-95 and AP50 read from COCOeval's precision array ``[T, R, K, A, M]``.
 * Precision and recall at the confidence of the best mean F1 (as Ultralytics logs them): from
-  COCOeval's own IoU-0.5 matches (crowd-ignored detections left out), each class's precision and
-  recall as functions of the confidence on a 1000-point grid, F1 averaged over classes
-  (unsmoothed), its best confidence, and the mean precision and recall there.
+  COCOeval's own IoU-0.5 matches (crowd-ignored detections left out; faster-coco-eval does not
+  expose its matches, so pycocotools then matches again, for IoU 0.5 and area "all" only), each
+  class's precision and recall as functions of the confidence on a 1000-point grid, F1
+  averaged over classes (unsmoothed), its best confidence, and the mean precision and recall
+  there.
 """
 
 from __future__ import annotations
@@ -55,20 +60,37 @@ def _defined(x: float) -> float | None:
     return None if x < 0 or not np.isfinite(x) else float(x)
 
 
-def score_detections(gt: dict, results: list[dict], category_ids: list[int]) -> CocoScores:
+#: The COCOeval implementations :func:`score_detections` can run.
+SCORERS = ("pycocotools", "faster-coco-eval")
+
+
+def score_detections(gt: dict, results: list[dict], category_ids: list[int],
+                     scorer: str = "pycocotools") -> CocoScores:
     """COCOeval (bbox) of ``results`` (COCO results list) against the instances dict ``gt``.
 
     Only ``category_ids`` are scored; every image of ``gt`` is scored (images without
     detections count as misses). Crowd annotations stay in and are handled by COCOeval.
+    ``scorer``: see the module docstring.
     """
-    from pycocotools.cocoeval import COCOeval
+    if scorer not in SCORERS:
+        raise ValueError(f"scorer must be one of {SCORERS}, got {scorer!r}")
+    detections = {"images": gt["images"], "categories": gt["categories"], "annotations": _as_annotations(results)}
+    image_ids = sorted(i["id"] for i in gt["images"])
+    coco_gt, coco_dt = coco_index(gt), coco_index(detections)
+    if scorer == "pycocotools":
+        from pycocotools.cocoeval import COCOeval
 
-    coco_gt = coco_index(gt)
-    coco_dt = coco_index({"images": gt["images"], "categories": gt["categories"],
-                          "annotations": _as_annotations(results)})
-    ev = COCOeval(coco_gt, coco_dt, "bbox")
-    ev.params.catIds = list(category_ids)
-    ev.params.imgIds = sorted(coco_gt.getImgIds())
+        ev = COCOeval(coco_gt, coco_dt, "bbox")
+    else:
+        from faster_coco_eval import COCO, COCOeval_faster
+
+        fast_gt, fast_dt = COCO(), COCO()
+        fast_gt.dataset, fast_dt.dataset = gt, detections
+        with _quiet():
+            fast_gt.createIndex()
+            fast_dt.createIndex()
+        ev = COCOeval_faster(fast_gt, fast_dt, "bbox", print_function=lambda *_: None)
+    ev.params.catIds, ev.params.imgIds = list(category_ids), image_ids
     with _quiet():
         ev.evaluate()
         ev.accumulate()
@@ -82,9 +104,27 @@ def score_detections(gt: dict, results: list[dict], category_ids: list[int]) -> 
                           "AP50": _defined(p[0][p[0] > -1].mean()) if (p[0] > -1).any() else None,
                           "instances": instances[cat]}
         curves[cat] = np.where(p[0] > -1, p[0], np.nan)
-    prec, rec, conf = _best_f1(ev, category_ids)
+    matched = ev if scorer == "pycocotools" else _matches_at_iou50(coco_gt, coco_dt, category_ids, image_ids)
+    prec, rec, conf = _best_f1(matched, category_ids)
     stats = {name: _defined(v) for name, v in zip(STAT_NAMES, ev.stats)}
     return CocoScores(stats, per_class, prec, rec, conf, curves)
+
+
+def _matches_at_iou50(coco_gt, coco_dt, category_ids, image_ids):
+    """pycocotools' per-image matching at IoU 0.5, area "all", 100 detections (``evalImgs``).
+
+    The same matches as row 0, area "all" of the full COCOeval (each threshold and area is
+    matched on its own), for a tenth of the thresholds and a quarter of the areas.
+    """
+    from pycocotools.cocoeval import COCOeval
+
+    ev = COCOeval(coco_gt, coco_dt, "bbox")
+    ev.params.catIds, ev.params.imgIds = list(category_ids), image_ids
+    ev.params.iouThrs = np.array([0.5])
+    ev.params.areaRng, ev.params.areaRngLbl, ev.params.maxDets = [ev.params.areaRng[0]], ["all"], [100]
+    with _quiet():
+        ev.evaluate()
+    return ev
 
 
 def _as_annotations(results: list[dict]) -> list[dict]:
@@ -105,7 +145,10 @@ def _instances(coco_gt, category_ids) -> dict[int, int]:
 
 
 def _best_f1(ev, category_ids) -> tuple[float | None, float | None, float | None]:
-    """Mean precision and recall at the confidence of the best mean F1 (IoU 0.5, area all)."""
+    """Mean precision and recall at the confidence of the best mean F1 (IoU 0.5, area all).
+
+    ``ev``: an evaluated pycocotools COCOeval whose first IoU threshold is 0.5 and first area "all".
+    """
     grid = np.linspace(0, 1, 1000)
     n_img, n_area = len(ev.params.imgIds), len(ev.params.areaRng)
     ps, rs = [], []

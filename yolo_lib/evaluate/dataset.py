@@ -1,7 +1,7 @@
 """The evaluation set: a COCO instances json and its image folder, read without augmentation.
 
 Images are letterboxed to ``imgsz x imgsz`` (grey 114, :mod:`yolo_lib.data.letterbox`, the same
-transform as training) and scaled to [0, 1] float32 NCHW. An image that is missing or cannot be
+transform as training); the evaluator scales them to [0, 1] float32 NCHW. An image that is missing or cannot be
 decoded is not an error: it is named in the report and left out of both the ground truth and
 the predictions, so it is never silently counted as a miss.
 """
@@ -21,7 +21,7 @@ from yolo_lib.evaluate.classes import EvaluationError
 
 @dataclass
 class LoadedImage:
-    """One image ready for the model: ``pixels (3, S, S)`` float32 in [0, 1], its letterbox."""
+    """One letterboxed image: ``pixels (S, S, 3)`` uint8 RGB, and its letterbox."""
 
     record: dict
     pixels: np.ndarray
@@ -61,7 +61,7 @@ def load_image(record: dict, folder: Path, imgsz: int) -> LoadedImage | BadImage
     except (OSError, ValueError, Image.DecompressionBombError) as e:
         return BadImage(record, f"cannot decode {path}: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
     canvas, params = letterbox_image(rgb, imgsz)
-    return LoadedImage(record, np.ascontiguousarray(canvas.transpose(2, 0, 1), np.float32) / 255.0, params)
+    return LoadedImage(record, canvas, params)
 
 
 def subset(dataset: dict, image_ids: set[int]) -> dict:

@@ -4,13 +4,24 @@ Pipeline per batch of ``batch`` images: letterbox (no augmentation) -> the compi
 function (one per model and input shape, cached on the model; the last batch is padded with
 grey images) -> multi-label class-aware NMS (conf 0.001, IoU 0.7, at most 300 boxes per image,
 as Ultralytics' validator) -> boxes mapped back to original pixels (the exact letterbox
-inverse) -> a COCO results list -> COCOeval from pycocotools (see :mod:`.coco_metrics`).
+inverse) -> a COCO results list -> COCOeval (faster-coco-eval by default, pycocotools on
+request: the same numbers, see :mod:`.coco_metrics`).
 
-Images are decoded on a background thread while the model runs.
+Images are decoded and stacked into the model input on a background thread while the model runs.
+
+Two engines run the model (``engine=`` of :meth:`Evaluator.evaluate`): ``"jax"`` (default), the
+compiled PyTensor function on JAX, the one training uses; ``"onnxruntime"``, the same model
+exported by :func:`yolo_lib.export.yolo.export_yolo` (BN folded, parity with the PyTensor graph
+tested in ``tests/test_export_yolo.py``) and run by onnxruntime on the CPU, faster there than
+XLA's CPU convolutions (see ``docs/benchmarks.md``).
 """
 
 from __future__ import annotations
 
+import contextlib
+import gc
+import hashlib
+import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -21,30 +32,90 @@ from tqdm.auto import tqdm
 
 from yolo_lib.data.letterbox import PAD_VALUE, LetterboxParams, boxes_from_letterbox
 from yolo_lib.evaluate.classes import ClassMatch, EvaluationError, match_classes
-from yolo_lib.evaluate.coco_metrics import CocoScores, score_detections
+from yolo_lib.evaluate.coco_metrics import SCORERS, CocoScores, score_detections
 from yolo_lib.evaluate.dataset import BadImage, LoadedImage, check_folder, load_image, read_annotations, subset
 from yolo_lib.postprocess import EVAL_CONF_THRESHOLD, IOU_THRESHOLD, MAX_DETECTIONS, non_max_suppression
 
 #: images (B, 3, S, S) float32 in [0, 1] -> inference output (B, 4+nc, A)
 Predictor = Callable[[np.ndarray], np.ndarray]
 
+#: The engines :meth:`Evaluator.evaluate` can run a model on.
+ENGINES = ("jax", "onnxruntime")
+
+#: Images per onnxruntime call. Its CPU convolutions ran 15-25% faster on 1-2 images than on 16
+#: (activations that stay in the cache; 2-core VM, docs/benchmarks.md); the outputs are
+#: bit-identical whatever the split.
+ONNXRUNTIME_CHUNK = 2
+
+
+def onnxruntime_predictor(model, imgsz: int) -> Predictor:
+    """``model`` exported to ONNX (square ``imgsz``) in an onnxruntime CPU session, as a Predictor.
+
+    The session uses one intra-op thread per core available to this process, without spinning
+    (the decoding thread and other processes share the cores), and runs the batch
+    :data:`ONNXRUNTIME_CHUNK` images at a time. It is cached on the model
+    (``model.compiled``) under a fingerprint of the current weights: a later call with the same
+    weights reuses it, changed weights (training) are exported again.
+    """
+    from yolo_lib.export.yolo import INPUT_NAME, export_yolo, onnx_session
+
+    cache = model.__dict__.setdefault("compiled", {})
+    key, fingerprint = ("onnxruntime", imgsz), weights_fingerprint(model)
+    if key not in cache or cache[key][0] != fingerprint:
+        session = onnx_session(export_yolo(model, imgsz), threads=len(os.sched_getaffinity(0)), spinning=False)
+
+        def predict(images: np.ndarray) -> np.ndarray:
+            return np.concatenate([session.run(None, {INPUT_NAME: images[i:i + ONNXRUNTIME_CHUNK]})[0]
+                                   for i in range(0, len(images), ONNXRUNTIME_CHUNK)])
+
+        cache[key] = fingerprint, predict
+    return cache[key][1]
+
+
+def weights_fingerprint(model) -> bytes:
+    """A 16-byte digest of every parameter and buffer of ``model`` (names and values)."""
+    from yolo_lib.weights import state_dict
+
+    digest = hashlib.blake2b(digest_size=16)
+    for name, value in state_dict(model).items():
+        digest.update(name.encode())
+        digest.update(np.ascontiguousarray(value).data)
+    return digest.digest()
+
 
 def detections_to_coco(det: np.ndarray, params: LetterboxParams, image_id: int,
                        category_ids: Sequence[int | None]) -> list[dict]:
     """NMS rows ``(N, 6)`` [x1, y1, x2, y2, score, class] in letterbox pixels -> COCO results.
 
-    Boxes go back to original pixels (clipped to the image) as ``[x, y, w, h]``; rows of a class
-    whose category id is None (not in the annotations) are dropped.
+    Boxes go back to original pixels (clipped to the image) as ``[x, y, w, h]`` (Python floats:
+    the float32 corners, width and height subtracted in float64); rows of a class whose
+    category id is None (not in the annotations) are dropped.
     """
     if not len(det):
         return []
-    boxes = boxes_from_letterbox(det[:, :4], params)
-    out = []
-    for (x1, y1, x2, y2), score, cls in zip(boxes.tolist(), det[:, 4].tolist(), det[:, 5].astype(int).tolist()):
-        cat = category_ids[cls]
-        if cat is not None:
-            out.append({"image_id": image_id, "category_id": cat, "bbox": [x1, y1, x2 - x1, y2 - y1], "score": score})
-    return out
+    cats = [category_ids[c] for c in det[:, 5].astype(int).tolist()]
+    boxes = boxes_from_letterbox(det[:, :4], params).astype(np.float64)
+    boxes[:, 2:] -= boxes[:, :2]
+    return [{"image_id": image_id, "category_id": cat, "bbox": bbox, "score": score}
+            for cat, bbox, score in zip(cats, boxes.tolist(), det[:, 4].tolist()) if cat is not None]
+
+
+@contextlib.contextmanager
+def _cyclic_gc_paused():
+    """Pause Python's cyclic garbage collector (restored afterwards).
+
+    An evaluation allocates tens of thousands of small dicts and lists (the COCO results, the
+    indexes of the scorers), none in a reference cycle; their allocation alone would start full
+    collections that walk every object of the process (the model graph, JAX): 0.2-0.6 s per
+    64-image evaluation, measured.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 class Evaluator:
@@ -52,22 +123,24 @@ class Evaluator:
 
     ``class_names``: the model's class names in class-index order; they are matched to the
     annotation categories by name (:mod:`.classes`). ``imgsz``: square letterbox side in pixels
-    (a multiple of 32). Construction reads and checks the json; images are read by
-    :meth:`evaluate`.
+    (a multiple of 32). ``scorer``: the COCOeval implementation (:data:`.coco_metrics.SCORERS`).
+    Construction reads and checks the json; images are read by :meth:`evaluate`.
     """
 
     def __init__(self, annotations: Path, images: Path, class_names: Sequence[str], imgsz: int = 320,
                  batch: int = 16, conf: float = EVAL_CONF_THRESHOLD, iou: float = IOU_THRESHOLD,
-                 max_det: int = MAX_DETECTIONS, progress: bool = True):
+                 max_det: int = MAX_DETECTIONS, progress: bool = True, scorer: str = "faster-coco-eval"):
         if not isinstance(imgsz, int) or imgsz < 32 or imgsz % 32:
             raise EvaluationError(f"imgsz must be a positive multiple of 32, got {imgsz!r}")
         if not isinstance(batch, int) or batch < 1:
             raise EvaluationError(f"batch must be a positive int, got {batch!r}")
+        if scorer not in SCORERS:
+            raise EvaluationError(f"scorer must be one of {SCORERS}, got {scorer!r}")
         self.annotations, self.folder = Path(annotations), check_folder(images)
         self.dataset = read_annotations(self.annotations)
         self.classes: ClassMatch = match_classes(class_names, self.dataset["categories"], self.dataset["annotations"])
         self.imgsz, self.batch, self.conf, self.iou, self.max_det = imgsz, batch, conf, iou, max_det
-        self.progress = progress
+        self.progress, self.scorer = progress, scorer
         self.last: dict | None = None  # state of the last evaluate(): summary, results, ground truth
 
     @property
@@ -75,36 +148,49 @@ class Evaluator:
         """The scored categories (matched model classes), in model class order."""
         return [c for _, _, c in self.classes.matched]
 
-    def evaluate(self, model) -> dict:
+    def evaluate(self, model, engine: str = "jax") -> dict:
         """Score a :class:`yolo_lib.model.YOLO11` (its current shared-variable weights); the summary dict.
 
-        The compiled eval function is built on the first call for this model and batch shape
-        and reused afterwards (it lives in ``model.compiled``).
+        ``engine="jax"``: the compiled eval function, built on the first call for this model and
+        batch shape and reused afterwards (it lives in ``model.compiled``). ``"onnxruntime"``:
+        the model's current weights exported to ONNX and run by onnxruntime; the session is
+        reused while the weights stay the same (:func:`onnxruntime_predictor`). The summary's
+        ``engine`` says which ran; ``seconds`` includes the compile or export when one happened.
         """
         from yolo_lib.compiled import eval_function
 
+        if engine not in ENGINES:
+            raise EvaluationError(f"engine must be one of {ENGINES}, got {engine!r}")
         if model.nc != len(self.classes.names):
             raise EvaluationError(f"the model has nc={model.nc} classes but {len(self.classes.names)} class "
                                   f"names were given")
         start = time.perf_counter()
-        fn = eval_function(model, self.batch, self.imgsz, self.imgsz)
-        return self.evaluate_predictor(fn, start=start)
+        if engine == "jax":
+            predict = eval_function(model, self.batch, self.imgsz, self.imgsz)
+        else:
+            predict = onnxruntime_predictor(model, self.imgsz)
+        summary = self.evaluate_predictor(predict, start=start)
+        summary["engine"] = engine
+        return summary
 
     def evaluate_predictor(self, predict: Predictor, start: float | None = None) -> dict:
         """Score any function images (batch, 3, S, S) float32 -> inference output (batch, 4+nc, A).
 
         E.g. an ONNX session wrapped in a function. Returns the summary dict (see :meth:`evaluate`).
         """
-        start = time.perf_counter() if start is None else start
+        with _cyclic_gc_paused():
+            return self._evaluate_predictor(predict, time.perf_counter() if start is None else start)
+
+    def _evaluate_predictor(self, predict: Predictor, start: float) -> dict:
         results, bad, good, timing = [], [], [], {"forward": 0.0, "nms": 0.0}
         nc = len(self.classes.names)
-        for loaded in self._batches():
+        for loaded, stacked in self._batches():
             bad.extend(x for x in loaded if isinstance(x, BadImage))
             images = [x for x in loaded if isinstance(x, LoadedImage)]
             if not images:
                 continue
             t = time.perf_counter()
-            output = np.asarray(predict(self._stack(images)))
+            output = np.asarray(predict(stacked))
             timing["forward"] += time.perf_counter() - t
             if output.ndim != 3 or output.shape[0] != self.batch or output.shape[1] != 4 + nc:
                 raise EvaluationError(f"the model returned shape {output.shape}; expected ({self.batch}, {4 + nc}, A)")
@@ -119,38 +205,47 @@ class Evaluator:
                                   f"(first: {bad[0].reason})")
         gt = subset(self.dataset, {r["id"] for r in good})
         t = time.perf_counter()
-        scores = score_detections(gt, results, self.category_ids)
+        scores = score_detections(gt, results, self.category_ids, self.scorer)
         timing["cocoeval"] = time.perf_counter() - t
         seconds = time.perf_counter() - start
         summary = self._summary(scores, results, good, bad, seconds, timing)
         self.last = {"summary": summary, "results": results, "gt": gt, "scores": scores}
         return summary
 
-    def _batches(self) -> Iterator[list[LoadedImage | BadImage]]:
-        """Images in json order, ``batch`` at a time, decoded one batch ahead on a thread."""
+    def _batches(self) -> Iterator[tuple[list[LoadedImage | BadImage], np.ndarray]]:
+        """Images in json order, ``batch`` at a time, with their model input (:meth:`_stack`).
+
+        A thread decodes and stacks one batch ahead, into two input buffers used in turn: the
+        thread fills one while the model reads the other (the consumer is done with a buffer
+        before it asks for the batch after next).
+        """
         records = self.dataset["images"]
         chunks = [records[i:i + self.batch] for i in range(0, len(records), self.batch)]
+        buffers = [np.empty((self.batch, 3, self.imgsz, self.imgsz), np.float32) for _ in range(min(2, len(chunks)))]
 
-        def load(chunk):
-            return [load_image(r, self.folder, self.imgsz) for r in chunk]
+        def load(i):
+            loaded = [load_image(r, self.folder, self.imgsz) for r in chunks[i]]
+            return loaded, self._stack([x for x in loaded if isinstance(x, LoadedImage)], buffers[i % 2])
 
         with ThreadPoolExecutor(max_workers=1) as pool:
-            pending = pool.submit(load, chunks[0])
+            pending = pool.submit(load, 0)
             bar = tqdm(total=len(records), desc="evaluate", unit="img", disable=not self.progress, leave=False)
             for i in range(len(chunks)):
-                loaded = pending.result()
+                loaded, stacked = pending.result()
                 if i + 1 < len(chunks):
-                    pending = pool.submit(load, chunks[i + 1])
-                yield loaded
+                    pending = pool.submit(load, i + 1)
+                yield loaded, stacked
                 bar.update(len(loaded))
             bar.close()
 
-    def _stack(self, images: list[LoadedImage]) -> np.ndarray:
-        """(batch, 3, S, S) float32; a short last batch is padded with grey images."""
-        x = np.full((self.batch, 3, self.imgsz, self.imgsz), PAD_VALUE / 255.0, np.float32)
+    @staticmethod
+    def _stack(images: list[LoadedImage], out: np.ndarray) -> np.ndarray:
+        """``out`` (batch, 3, S, S) float32 in [0, 1] holding ``images`` (uint8 / 255 in float32)
+        first; the slots after them (a short last batch) hold grey images."""
         for i, im in enumerate(images):
-            x[i] = im.pixels
-        return x
+            np.divide(im.pixels.transpose(2, 0, 1), np.float32(255.0), out=out[i])
+        out[len(images):] = PAD_VALUE / 255.0
+        return out
 
     def _summary(self, scores: CocoScores, results, good, bad, seconds, timing) -> dict:
         per_class = {}
@@ -169,7 +264,7 @@ class Evaluator:
             "seconds": round(seconds, 3), "images_per_second": round(len(good) / seconds, 2) if seconds > 0 else None,
             "timing_seconds": {k: round(v, 3) for k, v in timing.items()},
             "imgsz": self.imgsz, "batch": self.batch,
-            "conf": self.conf, "iou": self.iou, "max_det": self.max_det,
+            "conf": self.conf, "iou": self.iou, "max_det": self.max_det, "scorer": self.scorer,
             "model_classes_without_category": self.classes.model_classes_without_category,
             "categories_without_model_class": self.classes.categories_without_model_class,
             "cocoeval": s,

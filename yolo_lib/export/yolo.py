@@ -97,13 +97,19 @@ def pytensor_eval_function(model, imgsz=320):
     return pytensor.function([x], model.inference(x), mode=modes.export_reference())
 
 
-def onnx_session(onnx_model, threads: int | None = None):
-    """A CPU onnxruntime session for a ModelProto or a path."""
+def onnx_session(onnx_model, threads: int | None = None, spinning: bool = True):
+    """A CPU onnxruntime session for a ModelProto or a path.
+
+    ``spinning=False``: idle intra-op threads sleep instead of busy-waiting for the next
+    operator (better when other threads or processes share the cores).
+    """
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
     if threads:
         opts.intra_op_num_threads = threads
+    if not spinning:
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     src = onnx_model.SerializeToString() if isinstance(onnx_model, onnx.ModelProto) else str(onnx_model)
     return ort.InferenceSession(src, opts, providers=["CPUExecutionProvider"])
 
