@@ -375,7 +375,7 @@ else:
 ev = Evaluator(annotations, image_dir, names, imgsz=PROFILE.imgsz, batch=16)
 summary = ev.evaluate(model)
 print(json.dumps({k: summary[k] for k in ("mAP50_95", "mAP50", "mAP75", "AR100", "precision", "recall",
-                                          "images", "detections", "seconds", "images_per_second")}, indent=1))
+                                          "images", "detections", "seconds", "images_per_second", "engine")}, indent=1))
 print("per class:", json.dumps(summary["per_class"]))
 print("annotation categories the model cannot predict (not in the mean):",
       len(summary["categories_without_model_class"]))
@@ -398,4 +398,5 @@ for path in ev.save_pictures(out):
 #   classes and ten IoU thresholds, so tight boxes pay.
 # - `python -m yolo_lib.evaluate` reports COCOeval's numbers (what papers quote); its parity
 #   with pycocotools on Ultralytics' own predictions is recorded in `docs/benchmarks.md`.
-# - `--engine onnxruntime` scores the model's ONNX export in onnxruntime (faster on a CPU).
+# - `--engine` picks what runs the model: the compiled JAX function or its ONNX export in
+#   onnxruntime (faster on a CPU); the default takes onnxruntime on a CPU, JAX on a GPU.

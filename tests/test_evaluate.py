@@ -241,8 +241,8 @@ def tiny_model():
 def test_evaluate_a_model_compiles_once_and_reuses(tmp_path, tiny_model):
     ann, folder = write_set(tmp_path)
     ev = Evaluator(ann, folder, NAMES, imgsz=64, batch=2, progress=False)
-    first = ev.evaluate(tiny_model)
-    again = ev.evaluate(tiny_model)
+    first = ev.evaluate(tiny_model, engine="jax")
+    again = ev.evaluate(tiny_model, engine="jax")
     assert [k for k in tiny_model.compiled if k[0] == "eval"] == [("eval", "decoded", 2, 64, 64)]
     for key in ("mAP50_95", "mAP50", "per_class", "images", "seconds"):
         assert key in first
@@ -275,6 +275,7 @@ def test_onnxruntime_engine_scores_like_the_jax_engine(tmp_path, tiny_model):
         np.testing.assert_allclose(a["bbox"], b["bbox"], atol=2e-3)
     with pytest.raises(EvaluationError, match="engine must be one of"):
         ev.evaluate(tiny_model, engine="torch")
+    assert ev.evaluate(tiny_model)["engine"] == "onnxruntime"  # auto, and JAX runs on the CPU here
 
 
 def test_onnxruntime_session_is_reused_until_the_weights_change(tmp_path, tiny_model):

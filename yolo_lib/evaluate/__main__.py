@@ -34,9 +34,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--images", type=Path, required=True, help="folder holding the json's file_name entries")
     p.add_argument("--imgsz", type=int, default=320, help="letterbox side in pixels (multiple of 32)")
     p.add_argument("--batch", type=int, default=16, help="images per compiled call")
-    p.add_argument("--engine", choices=ENGINES, default="jax",
-                   help="jax: the compiled PyTensor function (as training); onnxruntime: the ONNX export "
-                        "(faster on a CPU)")
+    p.add_argument("--engine", choices=ENGINES, default="auto",
+                   help="jax: the compiled PyTensor function; onnxruntime: the model's ONNX export (faster on "
+                        "a CPU, no compile); auto (default): onnxruntime when JAX runs on the CPU, else jax")
     p.add_argument("--scorer", choices=SCORERS, default="faster-coco-eval",
                    help="COCOeval implementation: faster-coco-eval (C++), or pycocotools (the reference)")
     p.add_argument("--classes", nargs="+", help='model class names in index order, e.g. "person,cell phone"')

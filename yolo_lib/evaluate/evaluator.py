@@ -9,11 +9,12 @@ request: the same numbers, see :mod:`.coco_metrics`).
 
 Images are decoded and stacked into the model input on a background thread while the model runs.
 
-Two engines run the model (``engine=`` of :meth:`Evaluator.evaluate`): ``"jax"`` (default), the
-compiled PyTensor function on JAX, the one training uses; ``"onnxruntime"``, the same model
-exported by :func:`yolo_lib.export.yolo.export_yolo` (BN folded, parity with the PyTensor graph
-tested in ``tests/test_export_yolo.py``) and run by onnxruntime on the CPU, faster there than
-XLA's CPU convolutions (see ``docs/benchmarks.md``).
+Two engines run the model (``engine=`` of :meth:`Evaluator.evaluate`): ``"jax"``, the compiled
+PyTensor function on JAX's default device; ``"onnxruntime"``, the same model exported by
+:func:`yolo_lib.export.yolo.export_yolo` (BN folded, parity with the PyTensor graph tested in
+``tests/test_export_yolo.py``) and run by onnxruntime on the CPU, faster there than XLA's CPU
+convolutions and with no compile (see ``docs/benchmarks.md``). ``"auto"`` (the default) takes
+onnxruntime when JAX runs on the CPU and JAX on a GPU.
 """
 
 from __future__ import annotations
@@ -39,8 +40,19 @@ from yolo_lib.postprocess import EVAL_CONF_THRESHOLD, IOU_THRESHOLD, MAX_DETECTI
 #: images (B, 3, S, S) float32 in [0, 1] -> inference output (B, 4+nc, A)
 Predictor = Callable[[np.ndarray], np.ndarray]
 
-#: The engines :meth:`Evaluator.evaluate` can run a model on.
-ENGINES = ("jax", "onnxruntime")
+#: The engines :meth:`Evaluator.evaluate` can run a model on ("auto": see :func:`resolve_engine`).
+ENGINES = ("auto", "jax", "onnxruntime")
+
+
+def resolve_engine(engine: str) -> str:
+    """``"auto"`` -> ``"onnxruntime"`` when JAX's default backend is the CPU, else ``"jax"``."""
+    if engine not in ENGINES:
+        raise EvaluationError(f"engine must be one of {ENGINES}, got {engine!r}")
+    if engine != "auto":
+        return engine
+    import jax
+
+    return "onnxruntime" if jax.default_backend() == "cpu" else "jax"
 
 #: Images per onnxruntime call. Its CPU convolutions ran 15-25% faster on 1-2 images than on 16
 #: (activations that stay in the cache; 2-core VM, docs/benchmarks.md); the outputs are
@@ -148,7 +160,7 @@ class Evaluator:
         """The scored categories (matched model classes), in model class order."""
         return [c for _, _, c in self.classes.matched]
 
-    def evaluate(self, model, engine: str = "jax") -> dict:
+    def evaluate(self, model, engine: str = "auto") -> dict:
         """Score a :class:`yolo_lib.model.YOLO11` (its current shared-variable weights); the summary dict.
 
         ``engine="jax"``: the compiled eval function, built on the first call for this model and
@@ -156,11 +168,11 @@ class Evaluator:
         the model's current weights exported to ONNX and run by onnxruntime; the session is
         reused while the weights stay the same (:func:`onnxruntime_predictor`). The summary's
         ``engine`` says which ran; ``seconds`` includes the compile or export when one happened.
+        ``"auto"``: onnxruntime on a CPU, JAX on a GPU (:func:`resolve_engine`).
         """
         from yolo_lib.compiled import eval_function
 
-        if engine not in ENGINES:
-            raise EvaluationError(f"engine must be one of {ENGINES}, got {engine!r}")
+        engine = resolve_engine(engine)
         if model.nc != len(self.classes.names):
             raise EvaluationError(f"the model has nc={model.nc} classes but {len(self.classes.names)} class "
                                   f"names were given")
