@@ -18,6 +18,11 @@ checkpoint holds all state (weights, BN statistics, momentum, gradient sums, EMA
 a resumed run ends with the weights of an uninterrupted one. kill -9 resumes from the end of the
 last finished epoch; Ctrl-C finishes the current iteration, saves the mid-epoch state and raises
 :class:`TrainingInterrupted` (the resume continues from that batch).
+
+Data parallel: ``Trainer(..., devices=n)`` splits each batch over ``n`` devices
+(:mod:`yolo_lib.parallel`; default all devices of JAX's default backend, 1 = no mesh). It is a
+property of the machine, not of the recipe: not in :class:`TrainConfig`, and a resume may use
+another count. Checkpoints hold plain numpy arrays whatever the count.
 """
 
 from __future__ import annotations
@@ -71,13 +76,30 @@ def check_writable(out_dir: Path) -> None:
         raise OSError(f"output folder {out_dir} is not writable: {e.strerror or e}") from None
 
 
+def _device_count(devices: int | None, batch: int) -> int:
+    """``devices`` (None: every device of JAX's default backend), checked against what JAX sees
+    and against ``batch``; one-line ValueError otherwise."""
+    import jax
+
+    available = len(jax.devices())
+    n = available if devices is None else int(devices)
+    if not 1 <= n <= available:
+        raise ValueError(f"devices={devices}, but JAX sees {available} {jax.default_backend()} device(s)")
+    if batch % n:
+        raise ValueError(f"batch {batch} does not divide by the {n} devices; use a batch that is a multiple "
+                         f"of {n} or another device count (--devices)")
+    return n
+
+
 class Trainer:
     """One training run in ``out_dir``; see module docstring."""
 
     def __init__(self, cfg: TrainConfig, source: DataSource, out_dir: str | Path, weights: str | Path | None = None,
-                 progress: bool = True, checkpoint: dict | None = None, log=print, on_epoch_end=None):
+                 progress: bool = True, checkpoint: dict | None = None, log=print, on_epoch_end=None,
+                 devices: int | None = None):
         cfg.check()
         source.check()
+        self.devices = _device_count(devices, cfg.batch)
         self.out = Path(out_dir)
         check_writable(self.out / "weights")
         if weights is not None and not Path(weights).is_file():
@@ -97,9 +119,10 @@ class Trainer:
 
     # ---------------------------------------------------------------- construction
     @classmethod
-    def from_run(cls, run_dir: str | Path, progress: bool = True, source: DataSource | None = None, log=print):
-        """Resume the run in ``run_dir`` from its checkpoint. A ``source`` other than the run's
-        own (different data) is refused."""
+    def from_run(cls, run_dir: str | Path, progress: bool = True, source: DataSource | None = None, log=print,
+                 devices: int | None = None):
+        """Resume the run in ``run_dir`` from its checkpoint (on ``devices`` devices, any count). A
+        ``source`` other than the run's own (different data) is refused."""
         path = Path(run_dir) / "weights" / CHECKPOINT
         ckpt = load_checkpoint(path)
         cfg = TrainConfig.from_dict(ckpt["config"])
@@ -109,11 +132,12 @@ class Trainer:
         if source is not None and source.fingerprint() != ckpt["fingerprint"]["data"]:
             raise CheckpointError(f"{path} was trained on other data ({own.name}, classes {list(own.class_names)}); "
                                   "resume without a data option, or start a new run")
-        return cls(cfg, own, run_dir, progress=progress, checkpoint=ckpt, log=log)
+        return cls(cfg, own, run_dir, progress=progress, checkpoint=ckpt, log=log, devices=devices)
 
     def build(self) -> None:
         """Open the data, build the model, optimizer, EMA and compiled step (compiles)."""
         cfg = self.cfg
+        from yolo_lib.parallel import data_mesh
         from yolo_lib.train.step import TrainingStep
 
         self.train_set = self.source.open("train", cfg.imgsz, self.progress)
@@ -130,8 +154,9 @@ class Trainer:
         self.data_fingerprint = self.source.fingerprint()
         if self.resume_state is not None:
             self._restore(self.resume_state)
+        mesh = data_mesh(self.devices) if self.devices > 1 else None
         self.step = TrainingStep(self.model, self.sgd, self.ema, cfg.batch, cfg.imgsz, self.loader.max_boxes,
-                                 LossGains(cfg.box, cfg.cls, cfg.dfl))
+                                 LossGains(cfg.box, cfg.cls, cfg.dfl), mesh=mesh)
         self.eval_model = build_yolo11("n", len(self.class_names), init=False)
         self.evaluator = None
         if cfg.val:
@@ -158,7 +183,7 @@ class Trainer:
         """The full training state as one plain dict (see :mod:`yolo_lib.train.checkpoint`)."""
         tensors = {**self.model.params, **self.model.buffers}
         return {
-            "model": {n: v.get_value() for n, v in tensors.items()},
+            "model": {n: np.asarray(v.get_value()) for n, v in tensors.items()},  # gathered to the host
             "optimizer": self.sgd.state_dict(), "ema": self.ema.state_dict(),
             "epoch": self.epoch, "batch_in_epoch": self.batch_in_epoch, "iteration": self.iteration,
             "epoch_loss": [float(v) for v in self.epoch_loss], "epoch_count": self.epoch_count,
@@ -378,7 +403,7 @@ class Trainer:
                 "mAP50": best and best["metrics/mAP50(B)"], "mAP50_95": best and best["metrics/mAP50-95(B)"],
                 "seconds": round(seconds, 2), "train_images_per_second": rate and round(rate, 2),
                 "step_compile_seconds": self.compile_seconds and round(self.compile_seconds, 2),
-                "run_dir": str(self.out)}
+                "devices": self.devices, "run_dir": str(self.out)}
 
     def _export_best(self) -> None:
         import onnx
