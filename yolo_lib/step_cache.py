@@ -95,6 +95,7 @@ class ExportedFunction:
         missing = [name for kind, name in sources if kind == "shared" and name not in shared]
         if missing:
             raise KeyError(f"cached function needs shared variables that were not given: {missing[:5]}")
+        self.exported = exported  # e.g. for XLA's cost analysis: jit.lower(*exported.in_avals)
         self.sources = [(kind, shared[v] if kind == "shared" else int(v)) for kind, v in sources]
         self.dtypes = [np.dtype(a.dtype) for a in exported.in_avals]
         self.updates = [(int(o), shared[name]) for o, name in updates]

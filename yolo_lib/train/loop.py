@@ -112,6 +112,10 @@ class Trainer:
         self.epoch_loss, self.epoch_count = np.zeros(3), 0
         self.train_images, self.train_seconds = 0, 0.0  # this session, without the first (compiling) call
         self.compile_seconds = None  # first call of the step (XLA compilation, or loading it from the cache)
+        # host seconds after the compiling call: fetching + copying batches, dispatching the step
+        # (asynchronous: the device's time shows where the host waits for it, mostly in "log",
+        # which reads the loss accumulators), logging; "iterations" timed
+        self.loop_seconds = {"data": 0.0, "step": 0.0, "log": 0.0, "iterations": 0}
         self.on_epoch_end = on_epoch_end  # called with the results row after each epoch (live plots)
         self._stop = False
         self.saved_on_interrupt = False
@@ -280,12 +284,17 @@ class Trainer:
         bar = tqdm(total=nb, initial=start, desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not self.progress,
                    unit="batch", leave=True, dynamic_ncols=True)
         t_start, images = time.time(), 0
+        split = self.loop_seconds
         step.read_losses()  # clear
         try:
             if start < nb:  # start == nb: Ctrl-C came in the epoch's last iteration
+                t = time.perf_counter()
                 batch = next(batches)
                 device_batch = step.put(batch.images, batch.boxes, batch.classes, batch.mask)
+                if self.compile_seconds is not None:
+                    split["data"] += time.perf_counter() - t
             for i in range(start, nb):
+                t0 = time.perf_counter()
                 ni = epoch * nb + i
                 s = iteration_settings(ni, nb, cfg)
                 do_step = ni - sgd.last_step >= s.accumulate
@@ -300,9 +309,13 @@ class Trainer:
                     t_start = time.time()
                 else:
                     images += cfg.batch
+                    split["step"] += time.perf_counter() - t0
+                    split["iterations"] += 1
+                t1 = time.perf_counter()
                 if i + 1 < nb:  # the host prepares and copies the next batch while the step runs
                     batch = next(batches)
                     device_batch = step.put(batch.images, batch.boxes, batch.classes, batch.mask)
+                t2 = time.perf_counter()
                 if (i + 1) % cfg.log_every == 0 or i + 1 == nb or self._stop:
                     self._collect_losses(epoch, nb)
                     rate = images / max(time.time() - t_start, 1e-9)
@@ -310,6 +323,8 @@ class Trainer:
                     bar.set_postfix_str(f"box {loss[0]:.3f} cls {loss[1]:.3f} dfl {loss[2]:.3f} "
                                         f"{rate:.1f} img/s lr {s.lr_weight:.2e}", refresh=False)
                     bar.update(i + 1 - bar.n)
+                split["data"] += t2 - t1
+                split["log"] += time.perf_counter() - t2
                 if self._stop:
                     break
         finally:
@@ -399,11 +414,13 @@ class Trainer:
             if self.cfg.export_onnx:
                 self._export_best()
         rate = self.train_images / self.train_seconds if self.train_seconds else None
+        n = max(self.loop_seconds["iterations"], 1)
+        split = {k: round(1e3 * self.loop_seconds[k] / n, 3) for k in ("data", "step", "log")}
         return {"epochs": self.epoch, "best_epoch": self.best_epoch,
                 "mAP50": best and best["metrics/mAP50(B)"], "mAP50_95": best and best["metrics/mAP50-95(B)"],
                 "seconds": round(seconds, 2), "train_images_per_second": rate and round(rate, 2),
                 "step_compile_seconds": self.compile_seconds and round(self.compile_seconds, 2),
-                "devices": self.devices, "run_dir": str(self.out)}
+                "iteration_ms": split, "devices": self.devices, "run_dir": str(self.out)}
 
     def _export_best(self) -> None:
         import onnx
