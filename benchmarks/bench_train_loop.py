@@ -92,8 +92,8 @@ def main() -> None:
         raise SystemExit(f"--images {args.images} is less than one batch of {args.batch}")
     epochs = math.ceil((args.iters + 1) / nb)
     cfg = dataclasses.replace(SMOKE, imgsz=args.imgsz, batch=args.batch, n_train=args.images, n_val=4, epochs=epochs,
-                              close_mosaic=0, max_boxes=args.max_boxes, workers=args.workers, log_every=args.log_every, val=False,
-                              plots=False, export_onnx=False)
+                              close_mosaic=0, max_boxes=args.max_boxes, workers=args.workers, log_every=args.log_every,
+                              val=False, plots=False, export_onnx=False)
     print(f"machine: {platform.node()}, {os.cpu_count()} cpus, load {tuple(round(x, 1) for x in os.getloadavg())}, "
           f"jax {jax.__version__}, {len(jax.devices())} x {jax.devices()[0].device_kind}")
     t = time.perf_counter()

@@ -5,9 +5,10 @@ Run by tests/test_data_parallel.py in a fresh process with
 ``XLA_FLAGS=--xla_force_host_platform_device_count=2`` (the flag must be set before JAX is
 imported). All runs use tests/train_worker.py's TINY shapes (64 px, batch 2: one image per device
 on the mesh, so per-device BN statistics or gradients would differ grossly) for one epoch (4
-iterations, 3 optimizer steps) on the same batches from the same initial weights, except
-``noisy``: one device, its initial weights times ``1 + NOISE * N(0, 1)``, the yardstick for how
-far rounding-sized differences grow in these steps (benchmarks/data_parallel_drift.py).
+iterations, 2 optimizer steps: one epoch has no warm-up, so accumulate is 2 from the start) on
+the same batches from the same initial weights, except ``noisy``: one device, its initial
+weights times ``1 + NOISE * N(0, 1)``, the yardstick for how far rounding-sized differences grow
+in these steps (benchmarks/data_parallel_drift.py).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import yolo_lib  # noqa: F401  (floatX=float32)
 from train_worker import TINY
 from yolo_lib.train import Trainer, synthetic_source
 
-CFG = dataclasses.replace(TINY, epochs=1)  # 4 iterations (8 images, batch 2)
+CFG = dataclasses.replace(TINY, epochs=1)  # 4 iterations (8 images, batch 2), optimizer steps at 1 and 3
 NOISE = 1e-6
 
 
@@ -83,7 +84,8 @@ def main() -> None:
         "checkpoint_numpy": all(type(v) is np.ndarray for s in states.values() for v in s.values()),
         "diff_two": max_diff(states["one"], states["two"]),
         "diff_noisy": max_diff(states["one"], states["noisy"]),
-        "max_param_change": max(float(np.abs(states["one"][("model", n)] - v).max()) for n, v in initial["one"].items()),
+        "max_param_change": max(float(np.abs(states["one"][("model", n)] - v).max())
+                                for n, v in initial["one"].items()),
     })
     print(json.dumps(out))
 

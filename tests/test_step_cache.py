@@ -56,3 +56,28 @@ def test_disabled_cache_writes_nothing(tmp_path, monkeypatch):
     fn = step_cache.cached_function(("test", 3), build, shared, donating_jax_mode(include=("fast_compile", "jax")))
     fn(np.zeros((4, 2), np.float32), 0.1)
     assert calls == [1] and not (tmp_path / "step_cache").exists()
+
+
+def test_a_mesh_program_is_cached_under_its_own_key(tmp_path, monkeypatch):
+    """A data-parallel mode (here a one-device mesh: the two-device case runs in
+    tests/test_data_parallel.py) exports a sharded program under a key of its own; a hit on it
+    computes what the plain program computes."""
+    from jax.sharding import NamedSharding
+
+    from yolo_lib.parallel import data_mesh
+
+    monkeypatch.setenv("YOLO_DATA_DIR", str(tmp_path))
+    x = np.linspace(-1, 1, 8, dtype=np.float32).reshape(4, 2)
+    results = []
+    for mesh, expect_build in ((None, 1), (data_mesh(1), 1), (data_mesh(1), 0)):
+        shared, build, calls = _graph()
+        mode = donating_jax_mode(include=("fast_compile", "jax"), mesh=mesh, batch_inputs=1)
+        fn = step_cache.cached_function(("test", 4), build, shared, mode)
+        assert len(calls) == expect_build
+        outs = fn(x, 0.1)
+        if mesh is not None:
+            assert isinstance(outs[0].sharding, NamedSharding) and outs[0].sharding.mesh.shape == mesh.shape
+        results.append([np.asarray(v) for v in outs] + [np.asarray(shared["w"].get_value())])
+    for r in results[1:]:
+        assert all(np.allclose(a, b, rtol=1e-6) for a, b in zip(results[0], r))
+    assert len(list((tmp_path / "step_cache").glob("*.bin"))) == 2

@@ -48,7 +48,8 @@ def test_config_round_trip_and_checks():
 def _dummy_custom_data(tmp_path) -> list[str]:
     (tmp_path / "a.json").write_text(json.dumps({"images": [], "annotations": [], "categories": []}))
     return ["--train-annotations", str(tmp_path / "a.json"), "--train-images", str(tmp_path),
-            "--val-annotations", str(tmp_path / "a.json"), "--val-images", str(tmp_path), "--out", str(tmp_path / "run")]
+            "--val-annotations", str(tmp_path / "a.json"), "--val-images", str(tmp_path),
+            "--out", str(tmp_path / "run")]
 
 
 def test_more_devices_than_present_is_one_line(tmp_path, capsys):

@@ -90,7 +90,8 @@ class ExportedFunction:
         from yolo_lib.parallel import mesh_size
 
         if exported.nr_devices != mesh_size(mesh):
-            raise ValueError(f"the cached program runs on {exported.nr_devices} device(s), the mesh has {mesh_size(mesh)}")
+            raise ValueError(f"the cached program runs on {exported.nr_devices} device(s), "
+                             f"the mesh has {mesh_size(mesh)}")
 
         missing = [name for kind, name in sources if kind == "shared" and name not in shared]
         if missing:
