@@ -6,11 +6,11 @@ Trainer for one epoch of the TINY shapes (4 iterations, 2 optimizer steps, batch
 per device) on one device, on two, and on one device from initial weights perturbed by 1e-6
 relative (``noisy``). The two-device state cannot equal the one-device state bitwise (the
 gradient and BN-statistic sums are reduced in another order), and these first steps from a
-random init at batch 2 amplify any difference about tenfold per optimizer step, a perturbation
-of the weights by 1e-6 just the same (docs/benchmarks.md, "Data parallel";
+random init at batch 2 amplify any difference by one to two orders of magnitude per optimizer
+step, a perturbation of the weights by 1e-6 just the same (docs/benchmarks.md, "Data parallel";
 benchmarks/data_parallel_drift.py). So the yardstick is that run: every state group (weights,
 BN statistics, momentum, EMA) of the two-device run must be closer to the one-device run than
-the noisy run is (measured 2026-12-03: 5.6x closer for weights, momentum and EMA, 11x for BN
+the noisy run is (measured 2026-12-02: 5.6x closer for weights, momentum and EMA, 11x for BN
 statistics), and the weights' difference must stay under a tenth of how far they moved
 (measured: 2.4 %). Per-device BN statistics (of one image instead of two) would change every
 update at its own scale, not at the 1e-6 level.
