@@ -103,24 +103,33 @@ class ExportedFunction:
         self.n_outputs = int(n_outputs)
         updated = {name for _, name in updates}
         donate = tuple(i for i, (kind, v) in enumerate(sources) if kind == "shared" and v in updated)
-        shardings = {} if mesh is None else {"in_shardings": exported.in_shardings_jax(mesh),
-                                             "out_shardings": exported.out_shardings_jax(mesh)}
-        self.jit = jax.jit(exported.call, donate_argnums=donate, **shardings)
+        if mesh is None:
+            self.shardings = [jax.sharding.SingleDeviceSharding(jax.devices()[0])] * len(sources)
+            out_shardings = self.shardings[0]
+        else:
+            self.shardings, out_shardings = list(exported.in_shardings_jax(mesh)), exported.out_shardings_jax(mesh)
+        self.jit = jax.jit(exported.call, donate_argnums=donate, in_shardings=tuple(self.shardings),
+                           out_shardings=out_shardings)
 
     def __call__(self, *inputs):
-        args = [_as_input(inputs[v], dt) if kind == "input" else v.container.storage[0]
-                for (kind, v), dt in zip(self.sources, self.dtypes)]
+        args = [_as_input(inputs[v] if kind == "input" else v.container.storage[0], dt, sharding)
+                for (kind, v), dt, sharding in zip(self.sources, self.dtypes, self.shardings)]
         outs = self.jit(*args)
         for o, var in self.updates:
             var.container.storage[0] = outs[o]
         return list(outs[: self.n_outputs])
 
 
-def _as_input(value, dtype):
-    """A device array of the right dtype passes through (no copy back to the host); else NumPy."""
-    if getattr(value, "dtype", None) == dtype and hasattr(value, "devices"):
+def _as_input(value, dtype, sharding):
+    """A device array of the right dtype passes through (no copy back to the host); anything else
+    is copied to the device with the argument's ``sharding``. Never NumPy: ``jax.jit`` compiles
+    once per mix of NumPy and device arguments (a shared variable holds NumPy after ``set_value``,
+    a device array after a call), each time for seconds to minutes."""
+    import jax
+
+    if getattr(value, "dtype", None) == dtype and isinstance(value, jax.Array):
         return value
-    return np.asarray(value, dtype=dtype)
+    return jax.device_put(np.asarray(value, dtype=dtype), sharding)
 
 
 def _rewritten(inputs, outputs, updates, mode):
