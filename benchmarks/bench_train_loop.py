@@ -14,14 +14,15 @@ the loop); the run lasts the whole epochs that cover ``--iters`` iterations afte
 
 * compile time: building the trainer (data, model, graph or the step cache) + the first call;
 * images per second over the timed iterations (the Trainer's own figure), and end to end
-  (everything after the first call: epoch ends and checkpoints included), with the time per
-  epoch / whole run projected for ``--epoch-images`` images x ``--epochs``;
+  (everything after the first call: epoch ends and checkpoints included); the seconds of one
+  epoch end; the time per epoch / whole run projected for ``--epoch-images`` images x
+  ``--epochs`` from the loop's rate plus one epoch end per epoch;
 * the host's time per iteration: waiting for data (next batch + copy to the device), the step
   (dispatch; it is asynchronous, so the device's time shows up where the host waits for it,
   mostly in logging, which reads the loss accumulators) and logging;
 * device memory (``jax`` ``memory_stats``; the CPU backend has none) and the FLOPs of one step
-  from XLA's cost analysis of the compiled step, as TFLOP/s achieved end to end and, on a known
-  GPU, the fraction of its peak.
+  from XLA's cost analysis of the compiled step, as TFLOP/s achieved in the loop and, on a known
+  GPU, the fraction of the devices' peak.
 """
 
 from __future__ import annotations
@@ -46,8 +47,9 @@ PEAK_TFLOPS = {"H100 PCIe": {"tf32": 378.0, "bf16": 756.0}, "H100": {"tf32": 495
 
 def step_flops(function, n_devices: int) -> float | None:
     """FLOPs of one call of the step's :class:`yolo_lib.step_cache.ExportedFunction`, from XLA's
-    cost analysis of its compiled program (for a mesh XLA reports one device's partition, so
-    times ``n_devices``); None if the backend reports none."""
+    cost analysis of its compiled program; None if the backend reports none. For a mesh XLA
+    reports one device's partition, so times ``n_devices``: the work all devices execute, the
+    replicated optimizer and EMA update counted on each."""
     import jax
 
     specs = [jax.ShapeDtypeStruct(a.shape, a.dtype) for a in function.exported.in_avals]
@@ -110,18 +112,21 @@ def main() -> None:
     n_dev, n_iter, last = trainer.devices, trainer.loop_seconds["iterations"], trainer.history[-1]
     images = n_iter * args.batch
     end_to_end = images / (fit_s - r["step_compile_seconds"])
+    loop_rate = r["train_images_per_second"]
+    epoch_end_s = (fit_s - r["step_compile_seconds"] - trainer.train_seconds) / epochs
     print(f"run: {epochs} epoch(s) x {nb} iterations of {args.batch} images at {args.imgsz} px on {n_dev} device(s), "
           f"last epoch's loss box {last['train/box_loss']:.3f} cls {last['train/cls_loss']:.3f} "
           f"dfl {last['train/dfl_loss']:.3f}")
     print(f"compile: build {build_s:.1f} s + first call {r['step_compile_seconds']:.1f} s "
           f"= {build_s + r['step_compile_seconds']:.1f} s")
-    print(f"throughput: {r['train_images_per_second']:.1f} img/s in the loop, {end_to_end:.1f} img/s end to end "
+    print(f"throughput: {loop_rate:.1f} img/s in the loop, {end_to_end:.1f} img/s end to end "
           f"({n_iter} iterations of {args.batch}, epoch ends and checkpoints included)")
     ms = r["iteration_ms"]
     print(f"per iteration: data wait {ms['data']:.2f} ms, step {ms['step']:.2f} ms, logging {ms['log']:.2f} ms")
-    epoch_s = args.epoch_images / end_to_end
+    print(f"epoch end: {epoch_end_s:.2f} s each (checkpoint and weight files; evaluation off)")
+    epoch_s = args.epoch_images / loop_rate + epoch_end_s
     print(f"projection: {epoch_s:.1f} s per epoch of {args.epoch_images} images, "
-          f"{args.epochs * epoch_s / 60:.1f} min for {args.epochs} epochs (training only, no evaluation)")
+          f"{args.epochs * epoch_s / 60:.1f} min for {args.epochs} epochs (no evaluation)")
     print(f"device memory: {device_memory()}")
     if not args.no_flops:
         t = time.perf_counter()
@@ -129,14 +134,14 @@ def main() -> None:
         if flops is None:
             print("FLOPs: the backend's cost analysis reports none")
         else:
-            achieved = flops * end_to_end / args.batch / 1e12
+            achieved = flops * loop_rate / args.batch / 1e12
             kind = jax.devices()[0].device_kind
             peak = next((v for k, v in PEAK_TFLOPS.items() if k in kind), None)
             share = (f"; {100 * achieved / (n_dev * peak['tf32']):.2f} % of {n_dev} x {kind}'s "
                      f"{peak['tf32']:.0f} TFLOP/s TF32 ({100 * achieved / (n_dev * peak['bf16']):.2f} % of bf16 peak)"
                      if peak else "")
             print(f"FLOPs: {flops / 1e9:.2f} GFLOP per step ({flops / args.batch / 1e9:.3f} per image; "
-                  f"cost analysis {time.perf_counter() - t:.1f} s), achieved {achieved:.4f} TFLOP/s end to end{share}")
+                  f"cost analysis {time.perf_counter() - t:.1f} s), achieved {achieved:.4f} TFLOP/s in the loop{share}")
 
 
 if __name__ == "__main__":

@@ -28,6 +28,8 @@ def test_bench_train_loop_smoke():
     wait, step, log = map(float, re.search(
         r"per iteration: data wait ([\d.]+) ms, step ([\d.]+) ms, logging ([\d.]+) ms", out).groups())
     assert step > 0 and wait >= 0 and log >= 0
+    assert re.search(r"^epoch end: [\d.]+ s each", out, re.M), out
+    assert re.search(r"^projection: [\d.]+ s per epoch of 12000 images", out, re.M), out
     assert re.search(r"compile: build [\d.]+ s \+ first call [\d.]+ s", out)
     assert "device memory:" in out
     # YOLO11n trains at ~5 GFLOP per image at 320 px, so ~0.2 at 64 px (FLOPs scale with the pixels)
