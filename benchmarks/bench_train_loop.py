@@ -1,46 +1,42 @@
-"""End-to-end training-loop throughput: data loader + compiled step + logging, on a cached dataset.
+"""End-to-end throughput of the real training loop (:class:`yolo_lib.train.Trainer`) on the cached synthetic set.
 
-    python benchmarks/bench_train_loop.py --imgsz 320 --batch 128 --iters 200 --processes 16   # one GPU
-    python benchmarks/bench_train_loop.py --imgsz 320 --batch 512 --iters 200 --processes 16 --devices 8
-    python benchmarks/bench_train_loop.py --imgsz 64 --batch 4 --iters 4 --images 16 --processes 0  # CPU smoke
+    python benchmarks/bench_train_loop.py --imgsz 320 --batch 128 --iters 200 --workers 16    # one GPU
+    python benchmarks/bench_train_loop.py --imgsz 320 --batch 512 --iters 200 --workers 16 --devices 8
+    python benchmarks/bench_train_loop.py --imgsz 64 --batch 2 --images 8 --iters 3 --max-boxes 8   # CPU smoke
 
-The loop is the training loop's structure: the loader (pre-decoded uint8 letterboxed cache,
-augmentation with mosaic in worker threads or ``--processes`` worker processes, prefetched)
-feeds the compiled training step (:class:`yolo_lib.train_step.TrainStep`, data parallel over
-``--devices`` devices with :mod:`yolo_lib.parallel`), and every ``--log-every`` iterations the
-losses are formatted as a progress line. Printed:
+``Trainer.fit()`` as ``python -m yolo_lib.train`` runs it (data loader with augmentation in
+``--workers`` threads, the compiled donating step, data parallel over ``--devices`` devices,
+loss logging every ``--log-every`` iterations, a checkpoint at each epoch end), with the
+per-epoch evaluation, plots and ONNX export off. The synthetic set has ``--images`` training
+images (generated and letterboxed once, then cached in the data folder, so no JPEG decoding in
+the loop); the run lasts the whole epochs that cover ``--iters`` iterations after the first
+(compiling) one. Printed:
 
-* compile time (building the graph + first call; excluded from the throughput);
-* images per second end to end over ``--iters`` iterations after the first, and the time per
-  epoch / whole run projected for ``--epoch-images`` images x ``--epochs``;
-* the time per iteration split into waiting for data (``next(batches)``), the step (includes the
-  host waiting for the device: the step returns the loss as a float) and logging;
+* compile time: building the trainer (data, model, graph or the step cache) + the first call;
+* images per second over the timed iterations (the Trainer's own figure), and end to end
+  (everything after the first call: epoch ends and checkpoints included); the seconds of one
+  epoch end; the time per epoch / whole run projected for ``--epoch-images`` images x
+  ``--epochs`` from the loop's rate plus one epoch end per epoch;
+* the host's time per iteration: waiting for data (next batch + copy to the device), the step
+  (dispatch; it is asynchronous, so the device's time shows up where the host waits for it,
+  mostly in logging, which reads the loss accumulators) and logging;
 * device memory (``jax`` ``memory_stats``; the CPU backend has none) and the FLOPs of one step
-  from XLA's cost analysis of the compiled step, as TFLOP/s achieved and, on a known GPU, the
-  fraction of its peak.
-
-The dataset is the offline synthetic set (generated and cached in a temporary folder, no JPEG
-decoding in the loop) with ``--images`` training images.
+  from XLA's cost analysis of the compiled step, as TFLOP/s achieved in the loop and, on a known
+  GPU, the fraction of the devices' peak.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import math
 import os
 import platform
-import statistics
 import tempfile
 import time
-from pathlib import Path
-
-import numpy as np
 
 import yolo_lib  # noqa: F401  (sets floatX=float32 before PyTensor loads)
-from yolo_lib import modes
-from yolo_lib.data import AugmentConfig, BatchLoader, SyntheticSpec, open_dataset
-from yolo_lib.model import build_yolo11
-from yolo_lib.parallel import data_mesh
-from yolo_lib.train_step import TrainStep
+from yolo_lib.train import SMOKE, Trainer, synthetic_source
 
 #: Dense peak TFLOP/s (float32 via TF32 tensor cores, bfloat16) by device kind, first match in
 #: ``jax.devices()[0].device_kind`` wins (the PCIe H100 before the SXM one); the step is float32,
@@ -49,20 +45,18 @@ PEAK_TFLOPS = {"H100 PCIe": {"tf32": 378.0, "bf16": 756.0}, "H100": {"tf32": 495
                "H200": {"tf32": 495.0, "bf16": 989.0}, "A100": {"tf32": 156.0, "bf16": 312.0}}
 
 
-def step_flops(function) -> float | None:
-    """FLOPs of one call of a PyTensor function compiled with the donating JAX linker, from
-    XLA's cost analysis of the compiled executable (None if the backend reports none)."""
+def step_flops(function, n_devices: int) -> float | None:
+    """FLOPs of one call of the step's :class:`yolo_lib.step_cache.ExportedFunction`, from XLA's
+    cost analysis of its compiled program; None if the backend reports none. For a mesh XLA
+    reports one device's partition, so times ``n_devices``: the work all devices execute, the
+    replicated optimizer and EMA update counted on each."""
     import jax
 
-    linker = function.maker.linker
-    args = []
-    for var, container in zip(linker.fgraph.inputs, function.input_storage):
-        shape = var.type.shape if None not in var.type.shape else np.shape(container.data)
-        args.append(jax.ShapeDtypeStruct(tuple(shape), np.dtype(var.type.dtype)))
-    cost = linker.jitted.lower(*args).compile().cost_analysis()
+    specs = [jax.ShapeDtypeStruct(a.shape, a.dtype) for a in function.exported.in_avals]
+    cost = function.jit.lower(*specs).compile().cost_analysis()
     cost = cost[0] if isinstance(cost, (list, tuple)) else cost
     flops = (cost or {}).get("flops")
-    return float(flops) if flops else None
+    return float(flops) * n_devices if flops else None
 
 
 def device_memory() -> str:
@@ -79,53 +73,15 @@ def device_memory() -> str:
     return "; ".join(parts)
 
 
-def run_loop(step, loader: BatchLoader, iters: int, log_every: int, lr: float = 0.01) -> dict:
-    """The training loop, timed: ``iters`` + 1 iterations (the first compiles and is timed apart).
-
-    Returns compile seconds, wall seconds of the rest, and per-iteration seconds waiting for data,
-    in the step and in logging.
-    """
-    batches = _endless(loader)
-    t = time.perf_counter()
-    batch = next(batches)
-    step(batch.images, batch.loss_targets(), lr=lr)
-    compile_s = time.perf_counter() - t
-    wait, run, log, losses = [], [], [], []
-    t_start = time.perf_counter()
-    for i in range(iters):
-        t0 = time.perf_counter()
-        batch = next(batches)
-        t1 = time.perf_counter()
-        out = step(batch.images, batch.loss_targets(), lr=lr)
-        t2 = time.perf_counter()
-        losses.append(out["items"])
-        if (i + 1) % log_every == 0 or i + 1 == iters:
-            mean = np.mean(losses[-log_every:], axis=0)
-            line = f"iter {i + 1}/{iters} box {mean[0]:.3f} cls {mean[1]:.3f} dfl {mean[2]:.3f}"
-            print(line, flush=True)
-        t3 = time.perf_counter()
-        wait.append(t1 - t0), run.append(t2 - t1), log.append(t3 - t2)
-    return {"compile_s": compile_s, "wall_s": time.perf_counter() - t_start, "wait": wait, "step": run, "log": log}
-
-
-def _endless(loader: BatchLoader):
-    epoch = 0
-    while True:
-        yield from loader.epoch(epoch)
-        epoch += 1
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--imgsz", type=int, default=320)
     ap.add_argument("--batch", type=int, default=64, help="global batch (split over --devices)")
-    ap.add_argument("--iters", type=int, default=50, help="timed iterations after the compiling one")
+    ap.add_argument("--iters", type=int, default=50, help="iterations to time after the compiling one (at least)")
     ap.add_argument("--images", type=int, default=512, help="synthetic training images (cached)")
-    ap.add_argument("--nc", type=int, default=80)
     ap.add_argument("--max-boxes", type=int, default=64, help="boxes per image (more are truncated)")
-    ap.add_argument("--processes", type=int, default=0, help="loader worker processes (0: threads)")
-    ap.add_argument("--workers", type=int, default=2, help="loader threads when --processes 0")
-    ap.add_argument("--devices", type=int, default=1, help="data parallel over this many devices (0: all)")
+    ap.add_argument("--workers", type=int, default=2, help="loader threads")
+    ap.add_argument("--devices", type=int, help="data parallel over this many devices (default all; 1: no mesh)")
     ap.add_argument("--log-every", type=int, default=10)
     ap.add_argument("--no-flops", action="store_true", help="skip the cost analysis (it compiles the step again)")
     ap.add_argument("--epoch-images", type=int, default=12000, help="images per epoch for the projection")
@@ -133,52 +89,59 @@ def main() -> None:
     args = ap.parse_args()
     import jax
 
-    mesh = data_mesh(args.devices or None) if args.devices != 1 else None
-    devices = jax.devices()[: args.devices or None]
+    nb = args.images // args.batch
+    if nb < 1:
+        raise SystemExit(f"--images {args.images} is less than one batch of {args.batch}")
+    epochs = math.ceil((args.iters + 1) / nb)
+    cfg = dataclasses.replace(SMOKE, imgsz=args.imgsz, batch=args.batch, n_train=args.images, n_val=4, epochs=epochs,
+                              close_mosaic=0, max_boxes=args.max_boxes, workers=args.workers, log_every=args.log_every,
+                              val=False, plots=False, export_onnx=False)
     print(f"machine: {platform.node()}, {os.cpu_count()} cpus, load {tuple(round(x, 1) for x in os.getloadavg())}, "
-          f"jax {jax.__version__}, devices {len(devices)} x {devices[0].device_kind}")
+          f"jax {jax.__version__}, {len(jax.devices())} x {jax.devices()[0].device_kind}")
+    t = time.perf_counter()
+    source = synthetic_source(cfg.n_train, cfg.n_val, progress=False)
+    print(f"dataset: {cfg.n_train} synthetic images ready in {time.perf_counter() - t:.1f} s")
     with tempfile.TemporaryDirectory() as tmp:
+        trainer = Trainer(cfg, source, tmp, progress=False, devices=args.devices)
         t = time.perf_counter()
-        ds = open_dataset("synthetic", "train", args.imgsz, spec=SyntheticSpec(n_train=args.images, n_val=0),
-                          root=Path(tmp) / "syn", cache_root=Path(tmp) / "cache", progress=False)
-        print(f"dataset: {len(ds)} synthetic images cached at {args.imgsz} in {time.perf_counter() - t:.1f} s")
-        loader = BatchLoader(ds, args.batch, AugmentConfig(), seed=0, max_boxes=args.max_boxes,
-                             on_overflow="truncate", workers=args.workers, processes=args.processes)
-        model = build_yolo11("n", nc=args.nc, seed=0)
-        t = time.perf_counter()
-        mode = None if mesh is not None else modes.training()  # a PyTensor function (not the step cache): cost analysis
-        step = TrainStep(model, args.batch, (args.imgsz, args.imgsz), loader.max_boxes, mesh=mesh, mode=mode)
+        trainer.build()
         build_s = time.perf_counter() - t
-        try:
-            r = run_loop(step, loader, args.iters, args.log_every)
-        finally:
-            loader.close()
-    n = args.iters * args.batch
-    rate = n / r["wall_s"]
-    ms = {k: 1e3 * statistics.mean(r[k]) for k in ("wait", "step", "log")}
-    print(f"compile: graph {build_s:.1f} s + first call {r['compile_s']:.1f} s = {build_s + r['compile_s']:.1f} s")
-    print(f"throughput: {rate:.1f} img/s end to end ({args.iters} iterations of {args.batch} in {r['wall_s']:.2f} s)")
-    print(f"per iteration: data wait {ms['wait']:.2f} ms, step {ms['step']:.2f} ms, logging {ms['log']:.2f} ms "
-          f"(median step {1e3 * statistics.median(r['step']):.2f} ms)")
-    epoch_s = args.epoch_images / rate
+        t = time.perf_counter()
+        r = trainer.fit()
+        fit_s = time.perf_counter() - t
+    n_dev, n_iter, last = trainer.devices, trainer.loop_seconds["iterations"], trainer.history[-1]
+    images = n_iter * args.batch
+    end_to_end = images / (fit_s - r["step_compile_seconds"])
+    loop_rate = r["train_images_per_second"]
+    epoch_end_s = (fit_s - r["step_compile_seconds"] - trainer.train_seconds) / epochs
+    print(f"run: {epochs} epoch(s) x {nb} iterations of {args.batch} images at {args.imgsz} px on {n_dev} device(s), "
+          f"last epoch's loss box {last['train/box_loss']:.3f} cls {last['train/cls_loss']:.3f} "
+          f"dfl {last['train/dfl_loss']:.3f}")
+    print(f"compile: build {build_s:.1f} s + first call {r['step_compile_seconds']:.1f} s "
+          f"= {build_s + r['step_compile_seconds']:.1f} s")
+    print(f"throughput: {loop_rate:.1f} img/s in the loop, {end_to_end:.1f} img/s end to end "
+          f"({n_iter} iterations of {args.batch}, epoch ends and checkpoints included)")
+    ms = r["iteration_ms"]
+    print(f"per iteration: data wait {ms['data']:.2f} ms, step {ms['step']:.2f} ms, logging {ms['log']:.2f} ms")
+    print(f"epoch end: {epoch_end_s:.2f} s each (checkpoint and weight files; evaluation off)")
+    epoch_s = args.epoch_images / loop_rate + epoch_end_s
     print(f"projection: {epoch_s:.1f} s per epoch of {args.epoch_images} images, "
-          f"{args.epochs * epoch_s / 60:.1f} min for {args.epochs} epochs (training only, no evaluation)")
+          f"{args.epochs * epoch_s / 60:.1f} min for {args.epochs} epochs (no evaluation)")
     print(f"device memory: {device_memory()}")
     if not args.no_flops:
         t = time.perf_counter()
-        flops = step_flops(step.function)
+        flops = step_flops(trainer.step.function, n_dev)
         if flops is None:
             print("FLOPs: the backend's cost analysis reports none")
         else:
-            achieved = flops * args.iters / sum(r["step"]) / 1e12
-            kind = devices[0].device_kind
+            achieved = flops * loop_rate / args.batch / 1e12
+            kind = jax.devices()[0].device_kind
             peak = next((v for k, v in PEAK_TFLOPS.items() if k in kind), None)
-            share = (f"; {100 * achieved / peak['tf32']:.2f} % of {kind}'s {peak['tf32']:.0f} TFLOP/s TF32 "
-                     f"({100 * achieved / peak['bf16']:.2f} % of bf16 peak)") if peak else ""
-            if mesh is not None:  # XLA reports the partitioned program of one device
-                flops *= len(devices)
-            print(f"FLOPs: {flops / 1e9:.1f} GFLOP per step ({flops / args.batch / 1e9:.2f} per image; "
-                  f"cost analysis {time.perf_counter() - t:.1f} s), achieved {achieved:.4f} TFLOP/s in the step{share}")
+            share = (f"; {100 * achieved / (n_dev * peak['tf32']):.2f} % of {n_dev} x {kind}'s "
+                     f"{peak['tf32']:.0f} TFLOP/s TF32 ({100 * achieved / (n_dev * peak['bf16']):.2f} % of bf16 peak)"
+                     if peak else "")
+            print(f"FLOPs: {flops / 1e9:.2f} GFLOP per step ({flops / args.batch / 1e9:.3f} per image; "
+                  f"cost analysis {time.perf_counter() - t:.1f} s), achieved {achieved:.4f} TFLOP/s in the loop{share}")
 
 
 if __name__ == "__main__":

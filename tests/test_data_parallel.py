@@ -1,15 +1,19 @@
-"""Data parallel training (yolo_lib.parallel): two simulated CPU devices give the weights of one.
+"""Data parallel training (yolo_lib.parallel, Trainer(devices=)): two simulated CPU devices train like one.
 
 The comparison runs in a subprocess (tests/data_parallel_worker.py) because
-``XLA_FLAGS=--xla_force_host_platform_device_count=2`` must be set before JAX is imported.
-Tolerances, from runs on the 2-core CPU sandbox (docs/benchmarks.md, "Data parallel"): after the
-first step every parameter, BN statistic and momentum buffer agrees to float32 rounding
-(measured 4.6e-5 abs at most, on a momentum buffer = summed gradient; BN statistics 7e-7:
-STEP1_TOL 1e-4, BN_TOL 1e-5); the two halves of the batch differ in brightness, so per-device BN statistics or a
-gradient of half the batch would differ by orders of magnitude more. Later steps drift apart
-faster than rounding (the assigner's top-k choices flip on tiny differences and lr 0.01 from a
-random start amplifies them), so there only the losses are compared (LOSS_RTOL; measured
-1.2e-4 and 2.8e-4 relative at steps 2 and 3).
+``XLA_FLAGS=--xla_force_host_platform_device_count=2`` must be set before JAX is imported: the
+Trainer for one epoch of the TINY shapes (4 iterations, 2 optimizer steps, batch 2 = one image
+per device) on one device, on two, and on one device from initial weights perturbed by 1e-6
+relative (``noisy``). The two-device state cannot equal the one-device state bitwise (the
+gradient and BN-statistic sums are reduced in another order), and these first steps from a
+random init at batch 2 amplify any difference by one to two orders of magnitude per optimizer
+step, a perturbation of the weights by 1e-6 just the same (docs/benchmarks.md, "Data parallel";
+benchmarks/data_parallel_drift.py). So the yardstick is that run: every state group (weights,
+BN statistics, momentum, EMA) of the two-device run must be closer to the one-device run than
+the noisy run is (measured 2026-12-02: 5.6x closer for weights, momentum and EMA, 11x for BN
+statistics), and the weights' difference must stay under a tenth of how far they moved
+(measured: 2.4 %). Per-device BN statistics (of one image instead of two) would change every
+update at its own scale, not at the 1e-6 level.
 """
 
 from __future__ import annotations
@@ -25,27 +29,28 @@ import pytest
 from yolo_lib.parallel import check_batch_divides, data_mesh
 
 WORKER = Path(__file__).with_name("data_parallel_worker.py")
-STEP1_TOL = 1e-4
-BN_TOL = 1e-5
-LOSS_RTOL = 2e-3
+GROUPS = ("model", "bn_stat", "momentum", "ema")
 
 
-def test_two_devices_match_one_device():
+def test_two_devices_train_like_one_device():
     env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2", "JAX_PLATFORMS": "cpu"}
     proc = subprocess.run([sys.executable, str(WORKER)], env=env, capture_output=True, text=True, timeout=3600)
     assert proc.returncode == 0, proc.stderr[-4000:]
     r = json.loads(proc.stdout.strip().splitlines()[-1])
     print(r)  # the measured differences, with pytest -s
     assert r["jax_devices"] == 2
-    assert len(r["devices_one"]) == 1 and len(r["devices_two"]) == 2, r  # parameters live on both devices
-    assert r["batch_shards"] == [2, 2]  # batch_sharding: half a batch per device
-    assert r["n_bn_stats"] > 0
-    assert r["max_param_change"] > 100 * STEP1_TOL, r  # the steps did move the weights
-    assert r["max_abs_diff_per_step"][0] < STEP1_TOL, r
-    assert r["max_abs_diff_bn_stats_per_step"][0] < BN_TOL, r
-    assert r["losses_one"][0] == pytest.approx(r["losses_two"][0], rel=1e-5)
-    for a, b in zip(r["losses_one"], r["losses_two"]):
-        assert a == pytest.approx(b, rel=LOSS_RTOL)
+    assert r["odd_batch_error"] == ("batch 3 does not divide by the 2 devices; use a batch that is a multiple of 2 "
+                                    "or another device count (--devices)")
+    assert [r[f"summary_{k}"]["devices"] for k in ("one", "two", "noisy")] == [1, 2, 1]
+    assert r["param_devices"] == 2 and r["batch_shards"] == [1, 1]  # replicated weights, half a batch each
+    assert r["iterations"] == 4 and r["optimizer_steps"] == 2
+    assert r["checkpoint_numpy"]  # sharded values gathered to plain numpy
+    two, noisy = r["diff_two"], r["diff_noisy"]
+    assert two["model"] < 0.1 * r["max_param_change"], r  # the steps moved the weights far more than they differ
+    for group in GROUPS:
+        assert two[group] < noisy[group], (group, two, noisy)
+    assert two["grad_sum"] == noisy["grad_sum"] == 0.0  # the epoch ended with an optimizer step
+    assert r["losses_one"] == pytest.approx(r["losses_two"], rel=1e-3, abs=1e-6)
 
 
 def test_batch_must_divide_by_devices():

@@ -63,10 +63,35 @@ def test_one_xla_compile_across_calls_and_set_value(tmp_path, monkeypatch):
     first call, a ``set_value``) must not change the call's signature and cost a second compile."""
     monkeypatch.setenv("YOLO_DATA_DIR", str(tmp_path))
     shared, build, _ = _graph()
-    fn = step_cache.cached_function(("test", 4), build, shared, donating_jax_mode(include=("fast_compile", "jax")))
+    fn = step_cache.cached_function(("test", 5), build, shared, donating_jax_mode(include=("fast_compile", "jax")))
     x = np.ones((4, 2), np.float32)
     fn(x, 0.1)
     fn(x, np.float32(0.1))
     shared["b"].set_value(np.zeros(3, np.float32))  # a host value again, as read_losses() resets its sums
     fn(x, 0.1)
     assert fn.jit._cache_size() == 1
+
+
+def test_a_mesh_program_is_cached_under_its_own_key(tmp_path, monkeypatch):
+    """A data-parallel mode (here a one-device mesh: the two-device case runs in
+    tests/test_data_parallel.py) exports a sharded program under a key of its own; a hit on it
+    computes what the plain program computes."""
+    from jax.sharding import NamedSharding
+
+    from yolo_lib.parallel import data_mesh
+
+    monkeypatch.setenv("YOLO_DATA_DIR", str(tmp_path))
+    x = np.linspace(-1, 1, 8, dtype=np.float32).reshape(4, 2)
+    results = []
+    for mesh, expect_build in ((None, 1), (data_mesh(1), 1), (data_mesh(1), 0)):
+        shared, build, calls = _graph()
+        mode = donating_jax_mode(include=("fast_compile", "jax"), mesh=mesh, batch_inputs=1)
+        fn = step_cache.cached_function(("test", 4), build, shared, mode)
+        assert len(calls) == expect_build
+        outs = fn(x, 0.1)
+        if mesh is not None:
+            assert isinstance(outs[0].sharding, NamedSharding) and outs[0].sharding.mesh.shape == mesh.shape
+        results.append([np.asarray(v) for v in outs] + [np.asarray(shared["w"].get_value())])
+    for r in results[1:]:
+        assert all(np.allclose(a, b, rtol=1e-6) for a, b in zip(results[0], r))
+    assert len(list((tmp_path / "step_cache").glob("*.bin"))) == 2

@@ -43,3 +43,27 @@ def test_config_round_trip_and_checks():
         TrainConfig.from_dict({**SMOKE.as_dict(), "lr": 1})
     with pytest.raises(ValueError, match="multiple of 32"):
         TrainConfig(imgsz=100).check()
+
+
+def _dummy_custom_data(tmp_path) -> list[str]:
+    (tmp_path / "a.json").write_text(json.dumps({"images": [], "annotations": [], "categories": []}))
+    return ["--train-annotations", str(tmp_path / "a.json"), "--train-images", str(tmp_path),
+            "--val-annotations", str(tmp_path / "a.json"), "--val-images", str(tmp_path),
+            "--out", str(tmp_path / "run")]
+
+
+def test_more_devices_than_present_is_one_line(tmp_path, capsys):
+    import jax
+
+    rc = main(_dummy_custom_data(tmp_path) + ["--devices", str(len(jax.devices()) + 1)])
+    err = capsys.readouterr().err.strip()
+    assert rc == 1 and err.count("\n") == 0 and "JAX sees" in err, err
+
+
+def test_batch_that_does_not_split_over_the_devices_is_one_line(tmp_path, capsys, monkeypatch):
+    import jax
+
+    monkeypatch.setattr(jax, "devices", lambda *a: ["d0", "d1", "d2"])  # only the count is read before compiling
+    rc = main(_dummy_custom_data(tmp_path) + ["--batch", "8"])  # default: all (3) devices
+    err = capsys.readouterr().err.strip()
+    assert rc == 1 and err.count("\n") == 0 and "batch 8 does not divide by the 3 devices" in err, err

@@ -24,6 +24,12 @@ names must be unique). Every updated argument is donated to XLA, as the donating
 
 Set ``YOLO_STEP_CACHE=0`` to always rebuild (the function is still run through the exported
 program, so both paths execute the same code).
+
+Data parallel: when ``mode`` is :func:`yolo_lib.modes.training` with a ``mesh``, the program is
+exported with its shardings (the first ``batch_inputs`` user inputs split over the mesh's
+``"data"`` axis, everything else and every output replicated; ``jax.export`` keeps them in the
+module) and the number of devices joins the key. A later process calls it on a mesh of its own
+with as many devices.
 """
 
 from __future__ import annotations
@@ -78,41 +84,52 @@ class ExportedFunction:
     output index to the shared variable it overwrites after the call (donated).
     """
 
-    def __init__(self, exported, sources, updates, n_outputs, shared: dict[str, SharedVariable]):
+    def __init__(self, exported, sources, updates, n_outputs, shared: dict[str, SharedVariable], mesh=None):
         import jax
+
+        from yolo_lib.parallel import mesh_size
+
+        if exported.nr_devices != mesh_size(mesh):
+            raise ValueError(f"the cached program runs on {exported.nr_devices} device(s), "
+                             f"the mesh has {mesh_size(mesh)}")
 
         missing = [name for kind, name in sources if kind == "shared" and name not in shared]
         if missing:
             raise KeyError(f"cached function needs shared variables that were not given: {missing[:5]}")
+        self.exported = exported  # e.g. for XLA's cost analysis: jit.lower(*exported.in_avals)
         self.sources = [(kind, shared[v] if kind == "shared" else int(v)) for kind, v in sources]
         self.dtypes = [np.dtype(a.dtype) for a in exported.in_avals]
         self.updates = [(int(o), shared[name]) for o, name in updates]
         self.n_outputs = int(n_outputs)
         updated = {name for _, name in updates}
         donate = tuple(i for i, (kind, v) in enumerate(sources) if kind == "shared" and v in updated)
-        self.jit = jax.jit(exported.call, donate_argnums=donate)
-        self.device = jax.devices()[0]
+        if mesh is None:
+            self.shardings = [jax.sharding.SingleDeviceSharding(jax.devices()[0])] * len(sources)
+            out_shardings = self.shardings[0]
+        else:
+            self.shardings, out_shardings = list(exported.in_shardings_jax(mesh)), exported.out_shardings_jax(mesh)
+        self.jit = jax.jit(exported.call, donate_argnums=donate, in_shardings=tuple(self.shardings),
+                           out_shardings=out_shardings)
 
     def __call__(self, *inputs):
-        # every argument committed to the device: the updated values come back from XLA committed,
-        # and jax.jit compiles anew when an argument's placement changes (NumPy on the first call,
-        # a device array on the second: a second full XLA compile). One placement, one compile.
-        args = [_committed(inputs[v] if kind == "input" else v.container.storage[0], dt, self.device)
-                for (kind, v), dt in zip(self.sources, self.dtypes)]
+        args = [_as_input(inputs[v] if kind == "input" else v.container.storage[0], dt, sharding)
+                for (kind, v), dt, sharding in zip(self.sources, self.dtypes, self.shardings)]
         outs = self.jit(*args)
         for o, var in self.updates:
             var.container.storage[0] = outs[o]
         return list(outs[: self.n_outputs])
 
 
-def _committed(value, dtype, device):
-    """``value`` as a device array of ``dtype`` committed to ``device``; one already there passes
-    through (no copy back to the host)."""
+def _as_input(value, dtype, sharding):
+    """A device array of the right dtype passes through (no copy back to the host); anything else
+    is copied to the device with the argument's ``sharding``. Never NumPy: ``jax.jit`` compiles
+    once per mix of NumPy and device arguments (a shared variable holds NumPy after ``set_value``,
+    a device array after a call), each time for seconds to minutes."""
     import jax
 
-    if getattr(value, "dtype", None) == dtype and getattr(value, "committed", False):
+    if getattr(value, "dtype", None) == dtype and isinstance(value, jax.Array):
         return value
-    return jax.device_put(np.asarray(value, dtype=dtype), device)
+    return jax.device_put(np.asarray(value, dtype=dtype), sharding)
 
 
 def _rewritten(inputs, outputs, updates, mode):
@@ -126,8 +143,9 @@ def _rewritten(inputs, outputs, updates, mode):
     return mode.function_maker(ins, outs, mode)
 
 
-def _export(maker, shared: dict[str, SharedVariable]):
-    """(exported program, sources, updates, n_outputs) of a rewritten PyTensor graph."""
+def _export(maker, shared: dict[str, SharedVariable], mesh=None, batch_inputs: int = 0):
+    """(exported program, sources, updates, n_outputs) of a rewritten PyTensor graph; with a
+    ``mesh``, user inputs ``0 .. batch_inputs - 1`` split over it, the rest replicated."""
     import jax
     from pytensor.link.jax.dispatch import jax_funcify
 
@@ -150,24 +168,39 @@ def _export(maker, shared: dict[str, SharedVariable]):
     if any(None in s.shape for s in specs):
         raise ValueError("cached functions need static input shapes")
     program = jax_funcify(fgraph)
-    exported = jax.export.export(jax.jit(program))(*specs)
+    shardings = {}
+    if mesh is not None:
+        from yolo_lib.parallel import batch_sharding, replicated
+
+        shardings = {"in_shardings": tuple(batch_sharding(mesh) if kind == "input" and v < batch_inputs
+                                           else replicated(mesh) for kind, v in sources),
+                     "out_shardings": replicated(mesh)}
+    exported = jax.export.export(jax.jit(program, **shardings))(*specs)
     return exported, sources, updates, n_outputs
 
 
 def cached_function(key, build, shared: dict[str, SharedVariable], mode) -> ExportedFunction:
     """The compiled function of ``build()``'s graph, from the disk cache when possible (see
-    module docstring). ``mode`` is the PyTensor mode used on a miss (a JAX linker mode)."""
+    module docstring). ``mode`` is the PyTensor mode used on a miss (a JAX linker mode; its
+    linker's ``mesh`` and ``batch_inputs``, if any, make the program data parallel)."""
     import jax
+    from pytensor.compile.mode import get_mode
+
+    from yolo_lib.parallel import mesh_size
 
     enable_jax_cache()
+    linker = get_mode(mode).linker
+    mesh, batch_inputs = getattr(linker, "mesh", None), getattr(linker, "batch_inputs", 0)
+    if mesh is not None:
+        key = (key, "devices", mesh_size(mesh), "batch_inputs", batch_inputs)
     use_cache = settings.step_cache_enabled()
     stem = cache_dir() / cache_key(key)
     if use_cache and stem.with_suffix(".json").exists() and stem.with_suffix(".bin").exists():
         meta = json.loads(stem.with_suffix(".json").read_text())
         exported = jax.export.deserialize(bytearray(stem.with_suffix(".bin").read_bytes()))
-        return ExportedFunction(exported, meta["sources"], meta["updates"], meta["n_outputs"], shared)
+        return ExportedFunction(exported, meta["sources"], meta["updates"], meta["n_outputs"], shared, mesh)
     inputs, outputs, updates = build()
-    exported, sources, upd, n_outputs = _export(_rewritten(inputs, outputs, updates, mode), shared)
+    exported, sources, upd, n_outputs = _export(_rewritten(inputs, outputs, updates, mode), shared, mesh, batch_inputs)
     if use_cache:
         stem.parent.mkdir(parents=True, exist_ok=True)
         tmp = stem.with_suffix(f".tmp{os.getpid()}")
@@ -175,4 +208,4 @@ def cached_function(key, build, shared: dict[str, SharedVariable], mode) -> Expo
         tmp.replace(stem.with_suffix(".bin"))  # data first, then the metadata that marks it complete
         stem.with_suffix(".json").write_text(json.dumps(
             dict(key=repr(key), sources=sources, updates=upd, n_outputs=n_outputs)))
-    return ExportedFunction(exported, sources, upd, n_outputs, shared)
+    return ExportedFunction(exported, sources, upd, n_outputs, shared, mesh)

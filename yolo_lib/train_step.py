@@ -22,7 +22,8 @@ pieces (:mod:`yolo_lib.train.optimizer`).
 Data parallel: ``TrainStep(..., mesh=data_mesh())`` (:mod:`yolo_lib.parallel`) splits the batch
 (images and targets) over the mesh's devices and replicates parameters, momentum buffers and BN
 statistics; gradients and BN statistics are those of the whole batch, so the result matches one
-device up to float rounding. ``batch_size`` must divide by the number of devices.
+device up to float rounding. ``batch_size`` must divide by the number of devices. The program is
+kept by the step cache like the one-device one (:mod:`yolo_lib.step_cache`, data parallel).
 """
 
 from __future__ import annotations
@@ -121,15 +122,14 @@ class TrainStep:
             outputs = [loss.total, loss.items] + (grads if return_gradients else [])
             return [images, *targets, lr, bias_lr, momentum], outputs, updates + list(out.updates)
 
-        if mode is not None or mesh is not None:  # a caller's own mode or a mesh: compiled as given, not cached
-            inputs, outputs, updates = build()  # inputs: the batch (images + 3 targets) first
-            mode = mode or modes.training(mesh=mesh, batch_inputs=4)
+        if mode is not None:  # a caller's own mode: compiled as given, not cached
+            inputs, outputs, updates = build()
             self.function = pytensor.function(inputs, outputs, updates=updates, mode=mode)
-        else:
+        else:  # the batch (images + 3 targets) comes first: split over a mesh
             key = ("TrainStep", model.scale, model.nc, [(n, p.type.shape) for n, p in params.items()],
                    self.batch_size, self.image_hw, self.max_boxes, config, return_gradients, STEP_REWRITES)
             shared = {v.name: v for v in [*params.values(), *model.buffers.values(), *self.momentum_buffers.values()]}
-            self.function = cached_function(key, build, shared, modes.training())
+            self.function = cached_function(key, build, shared, modes.training(mesh=mesh, batch_inputs=4))
 
     def __call__(self, images: np.ndarray, targets, lr: float,
                  bias_lr: float | None = None, momentum: float | None = None) -> dict:

@@ -7,6 +7,7 @@ Examples::
     python -m yolo_lib.train --train-annotations a.json --train-images imgs/ \\
         --val-annotations b.json --val-images vimgs/ --classes person "cell phone" --out runs/mine
     python -m yolo_lib.train --resume runs/coco320      # after Ctrl-C, kill or a lost connection
+    python -m yolo_lib.train --data coco --profile full --batch 512 --devices 8   # data parallel
 
 Exit status: 0 done, 1 error (one line), 130 interrupted (state saved; the resume command is printed).
 """
@@ -41,6 +42,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--weights", type=Path, help="initialise from a state-dict npz (80 COCO classes: rows selected)")
     p.add_argument("--out", type=Path, help="run folder (default runs/<data>_<imgsz>)")
     p.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue the run in RUN_DIR")
+    p.add_argument("--devices", type=int, help="data parallel: split each batch over this many devices "
+                   "(default all devices of JAX's default backend; 1 = one device); the batch must divide by it")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     return p.parse_args(argv)
 
@@ -80,12 +83,12 @@ def main(argv=None) -> int:
         if args.resume is not None:
             explicit = args.data or args.train_annotations
             source = build_source(args, None) if explicit else None
-            trainer = Trainer.from_run(args.resume, progress=not args.quiet, source=source)
+            trainer = Trainer.from_run(args.resume, progress=not args.quiet, source=source, devices=args.devices)
         else:
             cfg = build_config(args)
             source = build_source(args, cfg)
             out = args.out or Path("runs") / f"{source.name}_{cfg.imgsz}"
-            trainer = Trainer(cfg, source, out, weights=args.weights, progress=not args.quiet)
+            trainer = Trainer(cfg, source, out, weights=args.weights, progress=not args.quiet, devices=args.devices)
         with handle_interrupts(f"training {trainer.out}", trainer.resume_hint) as status:
             status.progress = trainer.interrupt_note
             summary = trainer.fit()

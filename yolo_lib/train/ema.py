@@ -49,7 +49,7 @@ class EMA:
 
     def state_dict(self) -> dict:
         """Plain dict: ``values`` (name -> array) and ``updates``."""
-        return {"values": {n: v.get_value() for n, v in self.values.items()}, "updates": self.updates}
+        return {"values": {n: np.asarray(v.get_value()) for n, v in self.values.items()}, "updates": self.updates}
 
     def load_state_dict(self, state: dict) -> None:
         for name, var in self.values.items():

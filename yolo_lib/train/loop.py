@@ -18,6 +18,11 @@ checkpoint holds all state (weights, BN statistics, momentum, gradient sums, EMA
 a resumed run ends with the weights of an uninterrupted one. kill -9 resumes from the end of the
 last finished epoch; Ctrl-C finishes the current iteration, saves the mid-epoch state and raises
 :class:`TrainingInterrupted` (the resume continues from that batch).
+
+Data parallel: ``Trainer(..., devices=n)`` splits each batch over ``n`` devices
+(:mod:`yolo_lib.parallel`; default all devices of JAX's default backend, 1 = no mesh). It is a
+property of the machine, not of the recipe: not in :class:`TrainConfig`, and a resume may use
+another count. Checkpoints hold plain numpy arrays whatever the count.
 """
 
 from __future__ import annotations
@@ -71,13 +76,30 @@ def check_writable(out_dir: Path) -> None:
         raise OSError(f"output folder {out_dir} is not writable: {e.strerror or e}") from None
 
 
+def _device_count(devices: int | None, batch: int) -> int:
+    """``devices`` (None: every device of JAX's default backend), checked against what JAX sees
+    and against ``batch``; one-line ValueError otherwise."""
+    import jax
+
+    available = len(jax.devices())
+    n = available if devices is None else int(devices)
+    if not 1 <= n <= available:
+        raise ValueError(f"devices={devices}, but JAX sees {available} {jax.default_backend()} device(s)")
+    if batch % n:
+        raise ValueError(f"batch {batch} does not divide by the {n} devices; use a batch that is a multiple "
+                         f"of {n} or another device count (--devices)")
+    return n
+
+
 class Trainer:
     """One training run in ``out_dir``; see module docstring."""
 
     def __init__(self, cfg: TrainConfig, source: DataSource, out_dir: str | Path, weights: str | Path | None = None,
-                 progress: bool = True, checkpoint: dict | None = None, log=print, on_epoch_end=None):
+                 progress: bool = True, checkpoint: dict | None = None, log=print, on_epoch_end=None,
+                 devices: int | None = None):
         cfg.check()
         source.check()
+        self.devices = _device_count(devices, cfg.batch)
         self.out = Path(out_dir)
         check_writable(self.out / "weights")
         if weights is not None and not Path(weights).is_file():
@@ -90,6 +112,10 @@ class Trainer:
         self.epoch_loss, self.epoch_count = np.zeros(3), 0
         self.train_images, self.train_seconds = 0, 0.0  # this session, without the first (compiling) call
         self.compile_seconds = None  # first call of the step (XLA compilation, or loading it from the cache)
+        # host seconds after the compiling call: fetching + copying batches, dispatching the step
+        # (asynchronous: the device's time shows where the host waits for it, mostly in "log",
+        # which reads the loss accumulators), logging; "iterations" timed
+        self.loop_seconds = {"data": 0.0, "step": 0.0, "log": 0.0, "iterations": 0}
         self.on_epoch_end = on_epoch_end  # called with the results row after each epoch (live plots)
         self._stop = False
         self.saved_on_interrupt = False
@@ -97,9 +123,10 @@ class Trainer:
 
     # ---------------------------------------------------------------- construction
     @classmethod
-    def from_run(cls, run_dir: str | Path, progress: bool = True, source: DataSource | None = None, log=print):
-        """Resume the run in ``run_dir`` from its checkpoint. A ``source`` other than the run's
-        own (different data) is refused."""
+    def from_run(cls, run_dir: str | Path, progress: bool = True, source: DataSource | None = None, log=print,
+                 devices: int | None = None):
+        """Resume the run in ``run_dir`` from its checkpoint (on ``devices`` devices, any count). A
+        ``source`` other than the run's own (different data) is refused."""
         path = Path(run_dir) / "weights" / CHECKPOINT
         ckpt = load_checkpoint(path)
         cfg = TrainConfig.from_dict(ckpt["config"])
@@ -109,11 +136,12 @@ class Trainer:
         if source is not None and source.fingerprint() != ckpt["fingerprint"]["data"]:
             raise CheckpointError(f"{path} was trained on other data ({own.name}, classes {list(own.class_names)}); "
                                   "resume without a data option, or start a new run")
-        return cls(cfg, own, run_dir, progress=progress, checkpoint=ckpt, log=log)
+        return cls(cfg, own, run_dir, progress=progress, checkpoint=ckpt, log=log, devices=devices)
 
     def build(self) -> None:
         """Open the data, build the model, optimizer, EMA and compiled step (compiles)."""
         cfg = self.cfg
+        from yolo_lib.parallel import data_mesh
         from yolo_lib.train.step import TrainingStep
 
         self.train_set = self.source.open("train", cfg.imgsz, self.progress)
@@ -130,8 +158,9 @@ class Trainer:
         self.data_fingerprint = self.source.fingerprint()
         if self.resume_state is not None:
             self._restore(self.resume_state)
+        mesh = data_mesh(self.devices) if self.devices > 1 else None
         self.step = TrainingStep(self.model, self.sgd, self.ema, cfg.batch, cfg.imgsz, self.loader.max_boxes,
-                                 LossGains(cfg.box, cfg.cls, cfg.dfl))
+                                 LossGains(cfg.box, cfg.cls, cfg.dfl), mesh=mesh)
         self.eval_model = build_yolo11("n", len(self.class_names), init=False)
         self.evaluator = None
         if cfg.val:
@@ -158,7 +187,7 @@ class Trainer:
         """The full training state as one plain dict (see :mod:`yolo_lib.train.checkpoint`)."""
         tensors = {**self.model.params, **self.model.buffers}
         return {
-            "model": {n: v.get_value() for n, v in tensors.items()},
+            "model": {n: np.asarray(v.get_value()) for n, v in tensors.items()},  # gathered to the host
             "optimizer": self.sgd.state_dict(), "ema": self.ema.state_dict(),
             "epoch": self.epoch, "batch_in_epoch": self.batch_in_epoch, "iteration": self.iteration,
             "epoch_loss": [float(v) for v in self.epoch_loss], "epoch_count": self.epoch_count,
@@ -255,12 +284,17 @@ class Trainer:
         bar = tqdm(total=nb, initial=start, desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not self.progress,
                    unit="batch", leave=True, dynamic_ncols=True)
         t_start, images = time.time(), 0
+        split = self.loop_seconds
         step.read_losses()  # clear
         try:
             if start < nb:  # start == nb: Ctrl-C came in the epoch's last iteration
+                t = time.perf_counter()
                 batch = next(batches)
                 device_batch = step.put(batch.images, batch.boxes, batch.classes, batch.mask)
+                if self.compile_seconds is not None:
+                    split["data"] += time.perf_counter() - t
             for i in range(start, nb):
+                t0 = time.perf_counter()
                 ni = epoch * nb + i
                 s = iteration_settings(ni, nb, cfg)
                 do_step = ni - sgd.last_step >= s.accumulate
@@ -275,9 +309,13 @@ class Trainer:
                     t_start = time.time()
                 else:
                     images += cfg.batch
+                    split["step"] += time.perf_counter() - t0
+                    split["iterations"] += 1
+                t1 = time.perf_counter()
                 if i + 1 < nb:  # the host prepares and copies the next batch while the step runs
                     batch = next(batches)
                     device_batch = step.put(batch.images, batch.boxes, batch.classes, batch.mask)
+                t2 = time.perf_counter()
                 if (i + 1) % cfg.log_every == 0 or i + 1 == nb or self._stop:
                     self._collect_losses(epoch, nb)
                     rate = images / max(time.time() - t_start, 1e-9)
@@ -285,6 +323,8 @@ class Trainer:
                     bar.set_postfix_str(f"box {loss[0]:.3f} cls {loss[1]:.3f} dfl {loss[2]:.3f} "
                                         f"{rate:.1f} img/s lr {s.lr_weight:.2e}", refresh=False)
                     bar.update(i + 1 - bar.n)
+                split["data"] += t2 - t1
+                split["log"] += time.perf_counter() - t2
                 if self._stop:
                     break
         finally:
@@ -374,11 +414,13 @@ class Trainer:
             if self.cfg.export_onnx:
                 self._export_best()
         rate = self.train_images / self.train_seconds if self.train_seconds else None
+        n = max(self.loop_seconds["iterations"], 1)
+        split = {k: round(1e3 * self.loop_seconds[k] / n, 3) for k in ("data", "step", "log")}
         return {"epochs": self.epoch, "best_epoch": self.best_epoch,
                 "mAP50": best and best["metrics/mAP50(B)"], "mAP50_95": best and best["metrics/mAP50-95(B)"],
                 "seconds": round(seconds, 2), "train_images_per_second": rate and round(rate, 2),
                 "step_compile_seconds": self.compile_seconds and round(self.compile_seconds, 2),
-                "run_dir": str(self.out)}
+                "iteration_ms": split, "devices": self.devices, "run_dir": str(self.out)}
 
     def _export_best(self) -> None:
         import onnx

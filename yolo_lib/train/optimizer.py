@@ -79,8 +79,8 @@ class SGD:
 
     def state_dict(self) -> dict:
         """Plain dict: ``momentum`` and ``grad_sum`` (name -> array), ``last_step``, ``steps``."""
-        return {"momentum": {n: v.get_value() for n, v in self.momentum_buffers.items()},
-                "grad_sum": {n: v.get_value() for n, v in self.grad_sums.items()},
+        return {"momentum": {n: np.asarray(v.get_value()) for n, v in self.momentum_buffers.items()},
+                "grad_sum": {n: np.asarray(v.get_value()) for n, v in self.grad_sums.items()},
                 "last_step": self.last_step, "steps": self.steps}
 
     def load_state_dict(self, state: dict) -> None:

@@ -17,8 +17,15 @@ names the first iteration whose loss was not finite. :meth:`put` starts the host
 of a batch, so the loop transfers the next batch while the current step runs.
 
 The compiled program is kept across processes by :func:`yolo_lib.step_cache.cached_function`
-(keyed by the shapes, loss gains, optimizer constants and yolo_lib's source): a resumed run, a
-notebook after a restart or CI loads it in a second instead of rebuilding and rewriting the graph.
+(keyed by the shapes, loss gains, optimizer constants, the number of devices and yolo_lib's
+source): a resumed run, a notebook after a restart or CI loads it in a second instead of
+rebuilding and rewriting the graph.
+
+Data parallel: ``TrainingStep(..., mesh=data_mesh(n))`` (:mod:`yolo_lib.parallel`) splits the four
+batch inputs over the mesh's devices (:meth:`put` places them so) and replicates all state;
+gradients and BN statistics are those of the whole batch, so the weights follow one device's up
+to float rounding. ``batch`` must divide by the number of devices. Shared variables then hold
+replicated device arrays; ``get_value()`` of them (checkpoints) is read back with ``np.asarray``.
 """
 
 from __future__ import annotations
@@ -31,12 +38,11 @@ from yolo_lib import modes
 from yolo_lib.compiled import check_float32, enable_jax_cache
 from yolo_lib.loss import detection_loss
 from yolo_lib.loss.detection_loss import LossGains
+from yolo_lib.parallel import batch_sharding, check_batch_divides
+from yolo_lib.step_cache import cached_function
 from yolo_lib.train.ema import EMA
 from yolo_lib.train.optimizer import SGD
-from yolo_lib.step_cache import cached_function
 from yolo_lib.train.schedule import IterationSettings
-
-
 
 
 def _targets_in_graph(boxes_xyxy, mask, size: int):
@@ -50,10 +56,11 @@ class TrainingStep:
     """The compiled step over ``model`` with optimizer ``sgd`` and ``ema``; see module docstring."""
 
     def __init__(self, model, sgd: SGD, ema: EMA, batch: int, imgsz: int, max_boxes: int,
-                 gains: LossGains = LossGains()):
+                 gains: LossGains = LossGains(), mesh=None):
         check_float32()
+        check_batch_divides(batch, mesh)
         enable_jax_cache()
-        self.model, self.sgd, self.ema = model, sgd, ema
+        self.model, self.sgd, self.ema, self.mesh = model, sgd, ema, mesh
         self.shapes = {"images": (batch, 3, imgsz, imgsz), "boxes": (batch, max_boxes, 4),
                        "classes": (batch, max_boxes), "mask": (batch, max_boxes)}
         self.loss_sum = pytensor.shared(np.zeros(3, np.float32), name="log/loss_sum", shape=(3,))
@@ -96,10 +103,12 @@ class TrainingStep:
         shared = {v.name: v for v in [*model.params.values(), *model.buffers.values(),
                                       *sgd.momentum_buffers.values(), *sgd.grad_sums.values(), *ema.values.values(),
                                       self.loss_sum, self.loss_count, self.bad_iteration]}
-        self.function = cached_function(key, build, shared, modes.training())
+        # the four batch inputs (images, boxes, classes, mask) come first: split over a mesh
+        self.function = cached_function(key, build, shared, modes.training(mesh=mesh, batch_inputs=4))
 
     def put(self, images, boxes, classes, mask) -> tuple:
-        """Check shapes and start copying one batch to the device; returns the device arrays."""
+        """Check shapes and start copying one batch to the device (split over the mesh's
+        devices, if any); returns the device arrays."""
         import jax
 
         arrays = (np.asarray(images, np.uint8), np.asarray(boxes, np.float32),
@@ -107,7 +116,8 @@ class TrainingStep:
         for name, a in zip(("images", "boxes", "classes", "mask"), arrays):
             if a.shape != self.shapes[name]:
                 raise ValueError(f"{name} must have shape {self.shapes[name]}, got {a.shape}")
-        return tuple(jax.device_put(a) for a in arrays)
+        sharding = batch_sharding(self.mesh)
+        return tuple(jax.device_put(a, sharding) for a in arrays)
 
     def __call__(self, device_batch: tuple, settings: IterationSettings, do_step: bool, ema_decay: float,
                  iteration: int) -> None:
