@@ -1,7 +1,6 @@
 """Exact resume: a run killed (kill -9) and interrupted (Ctrl-C), each resumed, ends with the
 weights of an uninterrupted run; corrupt checkpoints and other data are refused."""
 
-import json
 import signal
 import subprocess
 import sys
@@ -18,25 +17,22 @@ CKPT = Path("weights") / "last_checkpoint.npz"
 TIMEOUT = 1200
 
 
-def _start(run_dir, resume=False):
+def _start(run_dir, resume=False, pause_at=None):
     args = [sys.executable, str(WORKER), str(run_dir)] + (["--resume"] if resume else [])
+    args += ["--pause-at", pause_at] if pause_at else []
     return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
-def _wait_for_epoch(proc, run_dir, epoch):
-    """Wait until the checkpoint says ``epoch`` epochs are done (or the process ended)."""
+def _wait_until_paused(proc, run_dir):
+    """Wait until the worker pauses at its ``--pause-at`` batch (or ended: an error)."""
+    marker = run_dir / "paused"
     deadline = time.time() + TIMEOUT
     while time.time() < deadline and proc.poll() is None:
-        path = run_dir / CKPT
-        if path.exists():
-            try:
-                with np.load(path) as z:  # the meta entry only: fast enough to catch the worker's pause
-                    if json.loads(bytes(z["meta"]).decode())["epoch"] >= epoch:
-                        return
-            except (OSError, ValueError, KeyError):
-                pass  # being replaced right now
+        if marker.exists():
+            marker.unlink()
+            return
         time.sleep(0.05)
-    raise AssertionError(f"run never finished epoch {epoch}: {proc.communicate()[0][-3000:]}")
+    raise AssertionError(f"the run never paused: {proc.communicate()[0][-3000:]}")
 
 
 def _finish(proc):
@@ -61,14 +57,14 @@ def uninterrupted(uninterrupted_run):
 
 def test_kill_and_ctrl_c_then_resume_equals_uninterrupted(uninterrupted_run, tmp_path, request):
     run = tmp_path / "run"
-    proc = _start(run)
-    _wait_for_epoch(proc, run, 1)
-    time.sleep(1.3)  # past the worker's 1 s pause: into epoch 2
-    proc.kill()  # kill -9 (wherever the run is: any moment must resume exactly)
+    proc = _start(run, pause_at="1:2")  # epoch 2 (0-based 1), before its third batch
+    _wait_until_paused(proc, run)
+    proc.kill()  # kill -9 mid-epoch: the last checkpoint is the end of epoch 1
     proc.wait()
-    proc = _start(run, resume=True)
-    _wait_for_epoch(proc, run, 2)
-    proc.send_signal(signal.SIGINT)  # Ctrl-C in epoch 3: saves mid-epoch, exit 130
+    assert load_checkpoint(run / CKPT)["epoch"] == 1
+    proc = _start(run, resume=True, pause_at="2:2")
+    _wait_until_paused(proc, run)
+    proc.send_signal(signal.SIGINT)  # Ctrl-C in epoch 3: finishes the iteration, saves mid-epoch, exit 130
     rc, out = _finish(proc)
     assert rc == 130, out[-3000:]
     assert "resume with" in out

@@ -1,12 +1,16 @@
 """Subprocess for tests/test_train_resume.py: a tiny training run, fresh or resumed.
 
-``python tests/train_worker.py RUN_DIR [--resume]`` (the tests kill it at chosen moments).
+``python tests/train_worker.py RUN_DIR [--resume] [--pause-at EPOCH:BATCH]``: with ``--pause-at``
+the run stops before that batch (0-based epoch and batch index), writes ``RUN_DIR/paused`` and
+waits there (up to a minute, or until a Ctrl-C arrives): a fixed mid-epoch moment for the tests'
+signals, whatever the machine's speed.
 """
 
 import dataclasses
 import json
 import sys
 import time
+from pathlib import Path
 
 import yolo_lib  # noqa: F401
 from yolo_lib.profile import configure_pytensor
@@ -18,14 +22,33 @@ TINY = dataclasses.replace(SMOKE, imgsz=64, batch=2, n_train=8, n_val=4, epochs=
                            nbs=4)  # accumulate 2: optimizer steps every other iteration after warm-up
 
 
-def main(run_dir: str, resume: bool) -> int:
+def pause_before(trainer: Trainer, epoch: int, batch: int, marker: Path) -> None:
+    """Make ``trainer`` wait before fetching batch ``batch`` of epoch ``epoch`` (see module docstring)."""
+    batches_of = trainer.loader.epoch
+
+    def epoch_with_pause(e, start_batch=0):
+        for i, b in enumerate(batches_of(e, start_batch=start_batch), start_batch):
+            if (e, i) == (epoch, batch):
+                marker.write_text(f"{e}:{i}")
+                deadline = time.time() + 60
+                while not trainer.stop_requested and time.time() < deadline:
+                    time.sleep(0.02)
+            yield b
+
+    trainer.loader.epoch = epoch_with_pause
+
+
+def main(run_dir: str, resume: bool, pause_at: str | None) -> int:
     configure_pytensor()
     try:
         if resume:
             trainer = Trainer.from_run(run_dir, progress=False)
         else:
             trainer = Trainer(TINY, synthetic_source(TINY.n_train, TINY.n_val, progress=False), run_dir, progress=False)
-        trainer.on_epoch_end = lambda row: time.sleep(1.0)  # a window for the test's signals
+        if pause_at:
+            trainer.build()
+            epoch, batch = map(int, pause_at.split(":"))
+            pause_before(trainer, epoch, batch, Path(run_dir) / "paused")
         print(json.dumps(trainer.fit()), flush=True)
     except TrainingInterrupted as e:
         print(e, flush=True)
@@ -34,4 +57,5 @@ def main(run_dir: str, resume: bool) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1], "--resume" in sys.argv[2:]))
+    args = sys.argv[2:]
+    sys.exit(main(sys.argv[1], "--resume" in args, args[args.index("--pause-at") + 1] if "--pause-at" in args else None))

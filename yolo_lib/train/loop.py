@@ -251,6 +251,11 @@ class Trainer:
             for s, handler in previous.items():
                 signal.signal(s, handler)
 
+    @property
+    def stop_requested(self) -> bool:
+        """True once a Ctrl-C (or SIGTERM) asked the run to stop after the current iteration."""
+        return self._stop
+
     def _on_signal(self, signum, frame):
         if self._stop:
             raise KeyboardInterrupt
