@@ -1,10 +1,12 @@
 """End-to-end training, ours vs Ultralytics' trainer: same synthetic COCO-format set, same settings.
 
     python benchmarks/bench_training.py --refpython /work/refvenv/bin/python \\
-        [--imgsz 128 --batch 8 --epochs 3] [--out runs/bench_training]
+        [--imgsz 128 --batch 8 --epochs N] [--out runs/bench_training]
 
-The data is the smoke profile's synthetic set (64 train / 16 val images). Both train YOLO11n from scratch (SGD, lr0 0.01, Ultralytics' defaults otherwise, nbs 64, the same
-epochs, mosaic closed for the last ``--close-mosaic`` epochs) on the offline synthetic set: ours
+The data is the smoke profile's synthetic set (``SMOKE.n_train`` / ``SMOKE.n_val`` images). Both
+train YOLO11n from scratch with the smoke profile's recipe (SGD, learning rates, nominal batch,
+warm-up, loss gains, augmentation; passed to Ultralytics under its own names), the same epochs,
+mosaic closed for the last ``--close-mosaic`` epochs, on the offline synthetic set: ours
 with ``python -m yolo_lib.train``, Ultralytics with ``YOLO("yolo11n.yaml").train`` on a YOLO-format
 copy of the same images and boxes (written here), on the CPU. Printed: each side's final
 mAP50-95 and mAP50 (each side's own validator: ours COCOeval, theirs Ultralytics' own), wall
@@ -34,9 +36,9 @@ args = json.loads(sys.argv[1])
 t = time.time()
 model = YOLO("yolo11n.yaml")
 model.train(data=args["yaml"], epochs=args["epochs"], imgsz=args["imgsz"], batch=args["batch"], device="cpu",
-            optimizer="SGD", lr0=0.01, workers=args["workers"], project=args["project"], name="ultralytics",
-            exist_ok=True, close_mosaic=args["close_mosaic"], seed=args["seed"], deterministic=False, amp=False,
-            plots=False, pretrained=False, verbose=False)
+            optimizer="SGD", workers=args["workers"], project=args["project"], name="ultralytics",
+            exist_ok=True, seed=args["seed"], deterministic=False, amp=False,
+            plots=False, pretrained=False, verbose=False, **args["recipe"])
 print("ULTRALYTICS_SECONDS", time.time() - t)
 """
 
@@ -67,6 +69,16 @@ def yolo_format_copy(source, root: Path) -> Path:
     return yaml
 
 
+def ultralytics_recipe(args) -> dict:
+    """The smoke profile's recipe in Ultralytics' argument names (the same numbers on both sides)."""
+    aug = SMOKE.augment
+    return dict(lr0=SMOKE.lr0, lrf=SMOKE.lrf, momentum=SMOKE.momentum, weight_decay=SMOKE.weight_decay, nbs=SMOKE.nbs,
+                warmup_epochs=SMOKE.warmup_epochs, warmup_momentum=SMOKE.warmup_momentum,
+                warmup_bias_lr=SMOKE.warmup_bias_lr, cos_lr=SMOKE.cos_lr, box=SMOKE.box, cls=SMOKE.cls, dfl=SMOKE.dfl,
+                close_mosaic=args.close_mosaic, mosaic=aug.mosaic, hsv_h=aug.hsv_h, hsv_s=aug.hsv_s, hsv_v=aug.hsv_v,
+                fliplr=aug.fliplr, scale=aug.scale, translate=aug.translate)
+
+
 def run_ours(args, out: Path) -> dict:
     cmd = [sys.executable, "-m", "yolo_lib.train", "--data", "synthetic", "--profile", "smoke", "--imgsz", str(args.imgsz),
            "--epochs", str(args.epochs), "--batch", str(args.batch), "--seed", "0", "--out", str(out), "--quiet"]
@@ -81,7 +93,7 @@ def run_ours(args, out: Path) -> dict:
 
 def run_ultralytics(args, yaml: Path, project: Path) -> dict:
     payload = json.dumps({"yaml": str(yaml), "epochs": args.epochs, "imgsz": args.imgsz, "batch": args.batch,
-                          "workers": 2, "project": str(project), "close_mosaic": args.close_mosaic, "seed": 0})
+                          "workers": 2, "project": str(project), "seed": 0, "recipe": ultralytics_recipe(args)})
     t = time.time()
     done = subprocess.run([args.refpython, "-c", ULTRALYTICS_SCRIPT, payload], capture_output=True, text=True)
     if done.returncode != 0:
@@ -100,8 +112,8 @@ def main() -> None:
     p.add_argument("--refpython", required=True, help="Python of an environment with torch + ultralytics")
     p.add_argument("--imgsz", type=int, default=128)
     p.add_argument("--batch", type=int, default=8)
-    p.add_argument("--epochs", type=int, default=3)
-    p.add_argument("--close-mosaic", type=int, default=1, help="as the smoke profile (which --profile smoke uses)")
+    p.add_argument("--epochs", type=int, default=SMOKE.epochs)
+    p.add_argument("--close-mosaic", type=int, default=SMOKE.close_mosaic, help="as the smoke profile")
     p.add_argument("--out", type=Path, default=Path("runs/bench_training"))
     args = p.parse_args()
     source = synthetic_source(SMOKE.n_train, SMOKE.n_val)
