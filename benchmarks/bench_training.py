@@ -10,8 +10,10 @@ mosaic closed for the last ``--close-mosaic`` epochs, on the offline synthetic s
 with ``python -m yolo_lib.train``, Ultralytics with ``YOLO("yolo11n.yaml").train`` on a YOLO-format
 copy of the same images and boxes (written here), on the CPU. Printed: each side's final
 mAP50-95 and mAP50 (each side's own validator: ours COCOeval, theirs Ultralytics' own), wall
-seconds, and training images per second (ours: without the first, compiling step; theirs: images
-/ summed epoch time from results.csv, which includes its validation). Ratios ours/theirs.
+seconds, and training images per second (data, step, logging): ours from the trainer's summary
+(without the first, compiling step and without the per-epoch evaluation); theirs = images / the
+last epoch's cumulative ``time`` in results.csv, trained with ``val=False`` so that only the
+final epoch is validated inside that time. Ratios ours/theirs.
 Needs the reference environment (torch + ultralytics), never a project dependency.
 """
 
@@ -38,7 +40,7 @@ model = YOLO("yolo11n.yaml")
 model.train(data=args["yaml"], epochs=args["epochs"], imgsz=args["imgsz"], batch=args["batch"], device="cpu",
             optimizer="SGD", workers=args["workers"], project=args["project"], name="ultralytics",
             exist_ok=True, seed=args["seed"], deterministic=False, amp=False,
-            plots=False, pretrained=False, verbose=False, **args["recipe"])
+            plots=False, pretrained=False, verbose=False, val=False, **args["recipe"])
 print("ULTRALYTICS_SECONDS", time.time() - t)
 """
 
