@@ -74,7 +74,7 @@ def onnxruntime_predictor(model, imgsz: int) -> Predictor:
     cache = model.__dict__.setdefault("compiled", {})
     key, fingerprint = ("onnxruntime", imgsz), weights_fingerprint(model)
     if key not in cache or cache[key][0] != fingerprint:
-        session = onnx_session(export_yolo(model, imgsz), threads=len(os.sched_getaffinity(0)), spinning=False)
+        session = onnx_session(export_yolo(model, imgsz), threads=_usable_cores(), spinning=False)
 
         def predict(images: np.ndarray) -> np.ndarray:
             return np.concatenate([session.run(None, {INPUT_NAME: images[i:i + ONNXRUNTIME_CHUNK]})[0]
@@ -82,6 +82,13 @@ def onnxruntime_predictor(model, imgsz: int) -> Predictor:
 
         cache[key] = fingerprint, predict
     return cache[key][1]
+
+
+def _usable_cores() -> int:
+    """Cores this process may run on (its affinity on Linux; macOS has no affinity call)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def weights_fingerprint(model) -> bytes:
