@@ -30,8 +30,8 @@ from yolo_lib.data import AugmentConfig, BatchLoader, SyntheticSpec, open_datase
 def measure(dataset, augment, batches: int, workers: int = 1, processes: int = 0,
             dtype: str = "float32") -> tuple[float, float]:
     """(images per CPU second of this process, images per wall second) over ``batches`` batches of 64."""
-    loader = BatchLoader(dataset, 64, augment, seed=0, workers=workers, processes=processes, reuse_buffers=True,
-                         dtype=dtype)
+    loader = BatchLoader(dataset, 64, augment, seed=0, workers=workers, processes=processes,
+                         reuse_buffers=not processes, dtype=dtype)
     warm = loader.workers + loader.prefetch + 3  # warm-up: touch every recycled batch buffer once
     for k, _ in enumerate(loader.epoch(99)):
         if k + 1 >= warm:

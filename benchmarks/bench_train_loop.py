@@ -1,11 +1,11 @@
 """End-to-end throughput of the real training loop (:class:`yolo_lib.train.Trainer`) on the cached synthetic set.
 
-    python benchmarks/bench_train_loop.py --imgsz 320 --batch 128 --iters 200 --workers 16    # one GPU
-    python benchmarks/bench_train_loop.py --imgsz 320 --batch 512 --iters 200 --workers 16 --devices 8
+    python benchmarks/bench_train_loop.py --imgsz 320 --batch 128 --iters 200 --processes 12    # one GPU
+    python benchmarks/bench_train_loop.py --imgsz 320 --batch 512 --iters 200 --processes 24 --devices 8
     python benchmarks/bench_train_loop.py --imgsz 64 --batch 2 --images 8 --iters 3 --max-boxes 8   # CPU smoke
 
 ``Trainer.fit()`` as ``python -m yolo_lib.train`` runs it (data loader with augmentation in
-``--workers`` threads, the compiled donating step, data parallel over ``--devices`` devices,
+``--workers`` threads or ``--processes`` worker processes, the compiled donating step, data parallel over ``--devices`` devices,
 loss logging every ``--log-every`` iterations, a checkpoint at each epoch end), with the
 per-epoch evaluation, plots and ONNX export off. The synthetic set has ``--images`` training
 images (generated and letterboxed once, then cached in the data folder, so no JPEG decoding in
@@ -20,6 +20,9 @@ the loop); the run lasts the whole epochs that cover ``--iters`` iterations afte
 * the host's time per iteration: waiting for data (next batch + copy to the device), the step
   (dispatch; it is asynchronous, so the device's time shows up where the host waits for it,
   mostly in logging, which reads the loss accumulators) and logging;
+* whether the device idles between steps: the step run back to back on one batch (``--bare``
+  calls, then one wait) against the loop's time per iteration; their ratio is the share of the
+  loop's time the device computes (100 % means no gaps: no host sync or data wait holds it up);
 * device memory (``jax`` ``memory_stats``; the CPU backend has none) and the FLOPs of one step
   from XLA's cost analysis of the compiled step, as TFLOP/s achieved in the loop and, on a known
   GPU, the fraction of the devices' peak.
@@ -73,6 +76,27 @@ def device_memory() -> str:
     return "; ".join(parts)
 
 
+def bare_step_ms(trainer: Trainer, calls: int) -> float:
+    """Milliseconds per call of the trainer's compiled step run ``calls`` times back to back on one
+    batch with the last iteration's settings (an optimizer step each: it changes the weights, so
+    call it after the run), timed from the first dispatch to the end of the last call."""
+    step, settings = trainer.step, trainer.last_settings
+    batches = trainer.loader.epoch(0)
+    try:
+        batch = next(batches)
+    finally:
+        batches.close()
+        trainer.loader.close()
+    device_batch = step.put(batch.images, batch.boxes, batch.classes, batch.mask)
+    step(device_batch, settings, True, 0.9, trainer.iteration)  # not timed: nothing compiles, but warms up
+    step.wait()
+    t = time.perf_counter()
+    for k in range(calls):
+        step(device_batch, settings, True, 0.9, trainer.iteration + 1 + k)
+    step.wait()
+    return 1e3 * (time.perf_counter() - t) / calls
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--imgsz", type=int, default=320)
@@ -80,9 +104,11 @@ def main() -> None:
     ap.add_argument("--iters", type=int, default=50, help="iterations to time after the compiling one (at least)")
     ap.add_argument("--images", type=int, default=512, help="synthetic training images (cached)")
     ap.add_argument("--max-boxes", type=int, default=64, help="boxes per image (more are truncated)")
-    ap.add_argument("--workers", type=int, default=2, help="loader threads")
+    ap.add_argument("--workers", type=int, default=2, help="loader threads (without --processes)")
+    ap.add_argument("--processes", type=int, default=0, help="loader worker processes (0: threads)")
     ap.add_argument("--devices", type=int, help="data parallel over this many devices (default all; 1: no mesh)")
     ap.add_argument("--log-every", type=int, default=10)
+    ap.add_argument("--bare", type=int, default=10, help="back-to-back step calls for the device-busy figure")
     ap.add_argument("--no-flops", action="store_true", help="skip the cost analysis (it compiles the step again)")
     ap.add_argument("--epoch-images", type=int, default=12000, help="images per epoch for the projection")
     ap.add_argument("--epochs", type=int, default=100, help="epochs for the projected full run")
@@ -94,7 +120,7 @@ def main() -> None:
         raise SystemExit(f"--images {args.images} is less than one batch of {args.batch}")
     epochs = math.ceil((args.iters + 1) / nb)
     cfg = dataclasses.replace(SMOKE, imgsz=args.imgsz, batch=args.batch, n_train=args.images, n_val=4, epochs=epochs,
-                              close_mosaic=0, max_boxes=args.max_boxes, workers=args.workers, log_every=args.log_every,
+                              close_mosaic=0, max_boxes=args.max_boxes, workers=args.workers, processes=args.processes, log_every=args.log_every,
                               val=False, plots=False, export_onnx=False)
     print(f"machine: {platform.node()}, {os.cpu_count()} cpus, load {tuple(round(x, 1) for x in os.getloadavg())}, "
           f"jax {jax.__version__}, {len(jax.devices())} x {jax.devices()[0].device_kind}")
@@ -127,6 +153,9 @@ def main() -> None:
     epoch_s = args.epoch_images / loop_rate + epoch_end_s
     print(f"projection: {epoch_s:.1f} s per epoch of {args.epoch_images} images, "
           f"{args.epochs * epoch_s / 60:.1f} min for {args.epochs} epochs (no evaluation)")
+    bare_ms, loop_ms = bare_step_ms(trainer, args.bare), 1e3 * args.batch / loop_rate
+    print(f"device busy: {100 * bare_ms / loop_ms:.0f} % of the loop's time (step back to back {bare_ms:.2f} ms, "
+          f"loop {loop_ms:.2f} ms per iteration; 100 % = no gaps between steps)")
     print(f"device memory: {device_memory()}")
     if not args.no_flops:
         t = time.perf_counter()

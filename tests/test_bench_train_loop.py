@@ -31,6 +31,9 @@ def test_bench_train_loop_smoke():
     assert re.search(r"^epoch end: [\d.]+ s each", out, re.M), out
     assert re.search(r"^projection: [\d.]+ s per epoch of 12000 images", out, re.M), out
     assert re.search(r"compile: build [\d.]+ s \+ first call [\d.]+ s", out)
+    busy, bare, loop_ms = map(float, re.search(
+        r"device busy: (\d+) % of the loop's time \(step back to back ([\d.]+) ms, loop ([\d.]+) ms", out).groups())
+    assert bare > 0 and loop_ms > 0 and busy == round(100 * bare / loop_ms)
     assert "device memory:" in out
     # YOLO11n trains at ~5 GFLOP per image at 320 px, so ~0.2 at 64 px (FLOPs scale with the pixels)
     per_image = float(re.search(r"GFLOP per step \(([\d.]+) per image", out).group(1))

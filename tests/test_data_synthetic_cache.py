@@ -142,6 +142,65 @@ def test_worker_processes_give_the_same_batches_as_threads(synthetic, tmp_path):
         BatchLoader(replace(ds, root=tmp_path / "nowhere"), 6, processes=2)
 
 
+def _thread_batches(ds, epoch, **kw):
+    return [(b.images.copy(), b.boxes.copy(), b.mask.copy()) for b in BatchLoader(ds, 2, seed=4, **kw).epoch(epoch)]
+
+
+def test_process_batches_stay_valid_when_kept_and_on_the_device(synthetic, tmp_path):
+    """The Trainer keeps a batch (as device arrays) while the loader assembles the next ones. On
+    the CPU backend jax.device_put aliases a large NumPy array instead of copying it, so a batch
+    that still viewed its slot of the shared ring would change under the step when the slot is
+    reused: 12 batches through 5 slots must all keep their own contents."""
+    import jax
+
+    ds = open_cache(tmp_path, synthetic / "instances_train.json", synthetic / "train", 64, progress=False)
+    expected = _thread_batches(ds, 1)
+    loader = BatchLoader(ds, 2, AugmentConfig(), seed=4, processes=2, prefetch=1)
+    try:
+        kept = list(loader.epoch(1))
+        on_device = [jax.device_put(b.images) for b in kept]
+    finally:
+        loader.close()
+    assert len(kept) == 12 > loader.workers + loader.prefetch + 2
+    for batch, device_images, (images, boxes, mask) in zip(kept, on_device, expected):
+        np.testing.assert_array_equal(batch.images, images)
+        np.testing.assert_array_equal(np.asarray(device_images), images)
+        np.testing.assert_array_equal(batch.boxes, boxes)
+
+
+def test_process_workers_survive_ctrl_c_and_an_abandoned_epoch(synthetic, tmp_path):
+    """Ctrl-C in a terminal signals every process of the group: the workers must ignore it (the
+    Trainer finishes its iteration and saves). An epoch abandoned after one batch must not leave
+    a job writing into a slot that the next epoch reuses."""
+    import os
+    import signal
+    import time
+
+    ds = open_cache(tmp_path, synthetic / "instances_train.json", synthetic / "train", 64, progress=False)
+    expected = _thread_batches(ds, 2)
+    loader = BatchLoader(ds, 2, AugmentConfig(), seed=4, processes=2, prefetch=1)
+    try:
+        batches = loader.epoch(2)
+        next(batches)
+        batches.close()  # abandoned with jobs in flight; returns once they are done
+        for pid in list(loader._ring.pool._processes):  # idle now, waiting for work
+            os.kill(pid, signal.SIGINT)
+        time.sleep(0.5)
+        got = [(b.images, b.boxes, b.mask) for b in loader.epoch(2)]
+    finally:
+        loader.close()
+    assert len(got) == len(expected) == 12
+    for a, b in zip(got, expected):
+        for x, y in zip(a, b):
+            np.testing.assert_array_equal(x, y)
+
+
+def test_reuse_buffers_is_thread_mode_only(synthetic, tmp_path):
+    ds = open_cache(tmp_path, synthetic / "instances_train.json", synthetic / "train", 64, progress=False)
+    with pytest.raises(ValueError, match="reuse_buffers is for thread mode"):
+        BatchLoader(ds, 2, processes=2, reuse_buffers=True)
+
+
 def test_module_entry_point_runs(tmp_path):
     import subprocess
     import sys

@@ -1,6 +1,11 @@
 """Exact resume: a run killed (kill -9) and interrupted (Ctrl-C), each resumed, ends with the
-weights of an uninterrupted run; corrupt checkpoints and other data are refused."""
+weights of an uninterrupted run; corrupt checkpoints and other data are refused.
 
+The interrupted run augments in worker processes and the uninterrupted one in a thread, so the
+comparison also shows that both loaders train alike, and its Ctrl-C goes to the whole process
+group, as a terminal sends it: the workers must leave it to the trainer."""
+
+import os
 import signal
 import subprocess
 import sys
@@ -17,10 +22,12 @@ CKPT = Path("weights") / "last_checkpoint.npz"
 TIMEOUT = 1200
 
 
-def _start(run_dir, resume=False, pause_at=None):
+def _start(run_dir, resume=False, pause_at=None, processes=0):
+    """The worker in a process group of its own (``os.killpg`` then signals it like a terminal)."""
     args = [sys.executable, str(WORKER), str(run_dir)] + (["--resume"] if resume else [])
     args += ["--pause-at", pause_at] if pause_at else []
-    return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    args += ["--processes", str(processes)] if processes else []
+    return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
 
 
 def _wait_until_paused(proc, run_dir):
@@ -57,14 +64,14 @@ def uninterrupted(uninterrupted_run):
 
 def test_kill_and_ctrl_c_then_resume_equals_uninterrupted(uninterrupted_run, tmp_path, request):
     run = tmp_path / "run"
-    proc = _start(run, pause_at="1:2")  # epoch 2 (0-based 1), before its third batch
+    proc = _start(run, pause_at="1:2", processes=2)  # epoch 2 (0-based 1), before its third batch
     _wait_until_paused(proc, run)
     proc.kill()  # kill -9 mid-epoch: the last checkpoint is the end of epoch 1
     proc.wait()
     assert load_checkpoint(run / CKPT)["epoch"] == 1
     proc = _start(run, resume=True, pause_at="2:2")
     _wait_until_paused(proc, run)
-    proc.send_signal(signal.SIGINT)  # Ctrl-C in epoch 3: finishes the iteration, saves mid-epoch, exit 130
+    os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C in epoch 3: finishes the iteration, saves mid-epoch, exit 130
     rc, out = _finish(proc)
     assert rc == 130, out[-3000:]
     assert "resume with" in out

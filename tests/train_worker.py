@@ -1,6 +1,7 @@
 """Subprocess for tests/test_train_resume.py: a tiny training run, fresh or resumed.
 
-``python tests/train_worker.py RUN_DIR [--resume] [--pause-at EPOCH:BATCH]``: with ``--pause-at``
+``python tests/train_worker.py RUN_DIR [--resume] [--pause-at EPOCH:BATCH] [--processes N]``
+(``--processes``: a fresh run augments in N worker processes; a resumed one keeps its setting). With ``--pause-at``
 the run stops before that batch (0-based epoch and batch index), writes ``RUN_DIR/paused`` and
 waits there (up to a minute, or until a Ctrl-C arrives): a fixed mid-epoch moment for the tests'
 signals, whatever the machine's speed.
@@ -38,13 +39,14 @@ def pause_before(trainer: Trainer, epoch: int, batch: int, marker: Path) -> None
     trainer.loader.epoch = epoch_with_pause
 
 
-def main(run_dir: str, resume: bool, pause_at: str | None) -> int:
+def main(run_dir: str, resume: bool, pause_at: str | None, processes: int = 0) -> int:
     configure_pytensor()
     try:
         if resume:
             trainer = Trainer.from_run(run_dir, progress=False)
         else:
-            trainer = Trainer(TINY, synthetic_source(TINY.n_train, TINY.n_val, progress=False), run_dir, progress=False)
+            cfg = dataclasses.replace(TINY, processes=processes)
+            trainer = Trainer(cfg, synthetic_source(cfg.n_train, cfg.n_val, progress=False), run_dir, progress=False)
         if pause_at:
             trainer.build()
             epoch, batch = map(int, pause_at.split(":"))
@@ -58,4 +60,8 @@ def main(run_dir: str, resume: bool, pause_at: str | None) -> int:
 
 if __name__ == "__main__":
     args = sys.argv[2:]
-    sys.exit(main(sys.argv[1], "--resume" in args, args[args.index("--pause-at") + 1] if "--pause-at" in args else None))
+
+    def option(name):
+        return args[args.index(name) + 1] if name in args else None
+
+    sys.exit(main(sys.argv[1], "--resume" in args, option("--pause-at"), int(option("--processes") or 0)))

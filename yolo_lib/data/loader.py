@@ -23,13 +23,16 @@ Determinism: the order of an epoch comes from ``(seed, epoch)`` and each image's
 from ``(seed, epoch, position)``, so results do not depend on threads or prefetch.
 Batches are assembled in ``workers`` threads, or with ``processes=N`` in N worker processes
 (see :mod:`yolo_lib.data.workers`; needs a dataset opened from a cache folder), and prefetched by
-a background thread. With ``reuse_buffers=True`` (implied by ``processes``) the arrays of a batch
-are recycled ``workers + prefetch + 2`` batches later (no fresh 78 MB allocation per 64x320
-batch): only the current and the previous batch stay valid, so copy anything you keep (moving it
-to the device does). Call :meth:`BatchLoader.close` to stop worker processes early (they also
-stop when the loader is garbage collected or the interpreter exits). Worker processes are
-spawned, so a *script* using them needs the usual ``if __name__ == "__main__":`` guard
-(notebooks do not).
+a background thread. Every batch a loader yields owns its arrays (a process-mode batch is copied
+out of the shared ring by the prefetch thread), so it may be kept, and handed to
+``jax.device_put``, for as long as you like. The exception is ``reuse_buffers=True`` (thread
+mode, for benchmarks): the arrays are recycled ``workers + prefetch + 2`` batches later (no
+fresh allocation per batch), so only the current and the previous batch stay valid. Not even
+``jax.device_put`` is a safe copy of such a batch: on the CPU backend it *aliases* a large
+aligned NumPy array instead of copying it, and on a GPU the copy may still be in flight when it
+returns. Call :meth:`BatchLoader.close` to stop worker processes early (they also stop when the
+loader is garbage collected or the interpreter exits). Worker processes are spawned, so a
+*script* using them needs the usual ``if __name__ == "__main__":`` guard (notebooks do not).
 """
 
 from __future__ import annotations
@@ -101,7 +104,9 @@ class BatchLoader:
             raise ValueError("processes > 0 needs a dataset opened from a cache folder (open_cache/open_dataset)")
         self.processes = max(0, processes)
         self.workers = self.processes or max(1, workers)
-        self.prefetch, self.reuse_buffers = max(1, prefetch), reuse_buffers or bool(processes)
+        if processes and reuse_buffers:
+            raise ValueError("reuse_buffers is for thread mode; process-mode batches are copied out of the shared ring")
+        self.prefetch, self.reuse_buffers = max(1, prefetch), reuse_buffers
         self._settings = dict(batch_size=batch_size, augment=augment, shuffle=shuffle, seed=seed, epochs=epochs,
                               close_mosaic=close_mosaic, max_boxes=max_boxes, on_overflow=on_overflow, dtype=dtype,
                               drop_last=drop_last)
@@ -239,6 +244,12 @@ class BatchLoader:
                 except BaseException as e:  # surfaced in the consumer
                     _put(e)
                     return
+                finally:  # stopped early: let in-flight jobs finish, so none writes a slot the next epoch reuses
+                    for finish in pending:
+                        try:
+                            finish()
+                        except BaseException:
+                            pass
                 _put(None)
 
         def _put(item):
@@ -281,7 +292,8 @@ class BatchLoader:
                 boxes, classes, mask, n_boxes, truncated = future.result()
                 with self._lock:
                     self.truncated_boxes += truncated
-                return Batch(self._ring.images[slot, : len(idx)], boxes, classes, mask, n_boxes, idx.astype(np.int64))
+                images = self._ring.images[slot, : len(idx)].copy()  # the slot is free once this returns
+                return Batch(images, boxes, classes, mask, n_boxes, idx.astype(np.int64))
             return finish
         return submit
 

@@ -7,14 +7,17 @@ re-opens the cache by its folder (the images are a memory map, so nothing is cop
 thread-mode :class:`~yolo_lib.data.loader.BatchLoader` with the same settings and writes the
 images of the batch it is given straight into a slot of a shared ``(slots, B, 3, S, S)`` array
 (a memory-mapped file in ``/dev/shm``, unlinked on close; arrays still viewing it stay valid
-until they are garbage collected); only the small target arrays travel back through a pipe. Results are identical to thread mode
-(every image's randomness comes from ``(seed, epoch, position)``).
+until they are garbage collected); only the small target arrays travel back through a pipe; the parent copies the images out of
+the slot as the batch arrives, so the slot is free again at once. Results are identical to
+thread mode (every image's randomness comes from ``(seed, epoch, position)``). Workers ignore
+SIGINT: a Ctrl-C in a terminal reaches the whole process group, and it is the parent's to handle.
 """
 
 from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import signal
 import tempfile
 import weakref
 from concurrent.futures import ProcessPoolExecutor
@@ -58,6 +61,9 @@ class ProcessRing:
 
 
 def _init(loader_class: type, cache_root: str, loader_kwargs: dict, path: str, shape: tuple, dtype: str) -> None:
+    # Ctrl-C in a terminal signals the whole process group: the parent decides what to do (the
+    # Trainer finishes its iteration and saves), so a worker must not die of it mid-batch
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _state["images"] = np.asarray(np.memmap(path, np.dtype(dtype), "r+", shape=shape))
     _state["loader"] = loader_class(load_cache(cache_root), **loader_kwargs)
 

@@ -54,7 +54,9 @@ class TrainConfig:
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     close_mosaic: int = 10  # last epochs without mosaic
     max_boxes: int | None = None  # boxes per image in a batch (None = what the data can carry)
-    workers: int = 2  # loader threads
+    workers: int = 2  # loader threads (when processes is 0)
+    processes: int = 0  # augment in this many worker processes instead of threads (0: threads); the
+    #                     GIL caps threads at about one core of augmentation, processes scale with cores
     # validation and checkpoints
     val: bool = True  # evaluate the EMA each epoch (off: no mAP, best = last)
     val_batch: int = 16
@@ -100,6 +102,8 @@ class TrainConfig:
         for name in ("epochs", "batch", "nbs", "log_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.processes < 0:
+            raise ValueError(f"processes must be >= 0, got {self.processes}")
 
 
 #: CPU / CI profile: the synthetic set (256 train / 64 val images) at 128 px, 20 epochs of 32
@@ -117,5 +121,7 @@ SMOKE = TrainConfig(epochs=20, batch=8, imgsz=128, n_train=256, n_val=64, nbs=8,
 #: (0.0, as after the first epoch) or learns several times slower fails.
 SMOKE_MIN_MAP50 = 0.25
 #: The workshop run on one H100: COCO person + cell phone, 12k/2k images at 320 px, 100 epochs.
-FULL = TrainConfig(epochs=100, batch=64, imgsz=320, n_train=12000, n_val=2000, workers=8, val_batch=64,
+#: Augmentation in 8 worker processes: about 1,500 mosaic images/s per quiet core (docs/benchmarks.md),
+#: so 8 of a Lambda H100 instance's 26 vCPUs leave the rest to the training process and evaluation.
+FULL = TrainConfig(epochs=100, batch=64, imgsz=320, n_train=12000, n_val=2000, processes=8, val_batch=64,
                    log_every=50)

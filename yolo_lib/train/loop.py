@@ -147,7 +147,7 @@ class Trainer:
         self.train_set = self.source.open("train", cfg.imgsz, self.progress)
         self.loader = BatchLoader(self.train_set, cfg.batch, cfg.augment, shuffle=True, seed=cfg.seed, epochs=cfg.epochs,
                                   close_mosaic=cfg.close_mosaic, max_boxes=cfg.max_boxes, on_overflow="truncate",
-                                  dtype="uint8", workers=cfg.workers)
+                                  dtype="uint8", workers=cfg.workers, processes=cfg.processes)
         self.nb = len(self.loader)
         self.model = build_yolo11("n", len(self.class_names), seed=cfg.seed)
         if self.weights_path is not None and self.resume_state is None:
@@ -269,15 +269,18 @@ class Trainer:
             self.build()
         if self.resume_state is None and self.cfg.plots:
             self._plot_start()
-        with self._ctrl_c_finishes_iteration():
-            while self.epoch < self.cfg.epochs:
-                self._train_epoch(self.epoch)
-                if self._stop:
-                    path = self._save()
-                    self.saved_on_interrupt = True
-                    raise TrainingInterrupted(f"interrupted at epoch {self.epoch + 1}, batch {self.batch_in_epoch}; "
-                                              f"state saved to {path}; resume with: {self.resume_hint}")
-                self._end_epoch(self.epoch)
+        try:
+            with self._ctrl_c_finishes_iteration():
+                while self.epoch < self.cfg.epochs:
+                    self._train_epoch(self.epoch)
+                    if self._stop:
+                        path = self._save()
+                        self.saved_on_interrupt = True
+                        raise TrainingInterrupted(f"interrupted at epoch {self.epoch + 1}, batch {self.batch_in_epoch}; "
+                                                  f"state saved to {path}; resume with: {self.resume_hint}")
+                    self._end_epoch(self.epoch)
+        finally:
+            self.loader.close()  # worker processes, if any (a later fit() starts them again)
         return self._finish(time.time() - t0)
 
     def _train_epoch(self, epoch: int) -> None:
@@ -300,6 +303,7 @@ class Trainer:
                     split["data"] += time.perf_counter() - t
             for i in range(start, nb):
                 t0 = time.perf_counter()
+                timed = self.compile_seconds is not None  # the compiling iteration is timed apart
                 ni = epoch * nb + i
                 s = iteration_settings(ni, nb, cfg)
                 do_step = ni - sgd.last_step >= s.accumulate
@@ -308,7 +312,7 @@ class Trainer:
                 if do_step:
                     sgd.last_step, sgd.steps, ema.updates = ni, sgd.steps + 1, ema.updates + 1
                 self.iteration, self.batch_in_epoch = ni + 1, i + 1
-                if self.compile_seconds is None:  # the first call compiles: time it apart from training
+                if not timed:  # the first call compiles: time it apart from training
                     step.wait()
                     self.compile_seconds = time.time() - t_start
                     t_start = time.time()
@@ -328,8 +332,9 @@ class Trainer:
                     bar.set_postfix_str(f"box {loss[0]:.3f} cls {loss[1]:.3f} dfl {loss[2]:.3f} "
                                         f"{rate:.1f} img/s lr {s.lr_weight:.2e}", refresh=False)
                     bar.update(i + 1 - bar.n)
-                split["data"] += t2 - t1
-                split["log"] += time.perf_counter() - t2
+                if timed:
+                    split["data"] += t2 - t1
+                    split["log"] += time.perf_counter() - t2
                 if self._stop:
                     break
         finally:
