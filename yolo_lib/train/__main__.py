@@ -38,6 +38,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--epochs", type=int)
     p.add_argument("--batch", type=int)
     p.add_argument("--seed", type=int)
+    p.add_argument("--n-train", type=int, help="synthetic set: training images (the profile's by default)")
+    p.add_argument("--n-val", type=int, help="synthetic set: validation images")
     p.add_argument("--processes", type=int, help="augment in this many worker processes (0: threads; "
                    "the full profile uses 8)")
     p.add_argument("--no-val", action="store_true", help="skip the per-epoch evaluation (best = last)")
@@ -54,7 +56,8 @@ def build_config(args):
     from yolo_lib.train.config import FULL, SMOKE
 
     cfg = SMOKE if args.profile == "smoke" else FULL
-    overrides = {k: getattr(args, k) for k in ("imgsz", "epochs", "batch", "seed", "processes") if getattr(args, k) is not None}
+    names = ("imgsz", "epochs", "batch", "seed", "processes", "n_train", "n_val")
+    overrides = {k: getattr(args, k) for k in names if getattr(args, k) is not None}
     if args.no_val:
         overrides["val"] = False
     return dataclasses.replace(cfg, **overrides)
