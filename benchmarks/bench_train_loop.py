@@ -39,6 +39,8 @@ import tempfile
 import time
 
 import yolo_lib  # noqa: F401  (sets floatX=float32 before PyTensor loads)
+from yolo_lib.ops.precision import DEFAULT as DEFAULT_PRECISION
+from yolo_lib.ops.precision import PRECISIONS
 from yolo_lib.train import SMOKE, Trainer, synthetic_source
 
 #: Dense peak TFLOP/s (float32 via TF32 tensor cores, bfloat16) by device kind, first match in
@@ -107,6 +109,8 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2, help="loader threads (without --processes)")
     ap.add_argument("--processes", type=int, default=0, help="loader worker processes (0: threads)")
     ap.add_argument("--devices", type=int, help="data parallel over this many devices (default all; 1: no mesh)")
+    ap.add_argument("--precision", choices=tuple(PRECISIONS), default=DEFAULT_PRECISION,
+                    help="arithmetic of the convolutions (yolo_lib.ops.precision)")
     ap.add_argument("--log-every", type=int, default=10)
     ap.add_argument("--bare", type=int, default=10, help="back-to-back step calls for the device-busy figure")
     ap.add_argument("--no-flops", action="store_true", help="skip the cost analysis (it compiles the step again)")
@@ -120,7 +124,8 @@ def main() -> None:
         raise SystemExit(f"--images {args.images} is less than one batch of {args.batch}")
     epochs = math.ceil((args.iters + 1) / nb)
     cfg = dataclasses.replace(SMOKE, imgsz=args.imgsz, batch=args.batch, n_train=args.images, n_val=4, epochs=epochs,
-                              close_mosaic=0, max_boxes=args.max_boxes, workers=args.workers, processes=args.processes, log_every=args.log_every,
+                              close_mosaic=0, max_boxes=args.max_boxes, workers=args.workers, processes=args.processes,
+                              precision=args.precision, log_every=args.log_every,
                               val=False, plots=False, export_onnx=False)
     print(f"machine: {platform.node()}, {os.cpu_count()} cpus, load {tuple(round(x, 1) for x in os.getloadavg())}, "
           f"jax {jax.__version__}, {len(jax.devices())} x {jax.devices()[0].device_kind}")
@@ -140,7 +145,7 @@ def main() -> None:
     end_to_end = images / (fit_s - r["step_compile_seconds"])
     loop_rate = r["train_images_per_second"]
     epoch_end_s = (fit_s - r["step_compile_seconds"] - trainer.train_seconds) / epochs
-    print(f"run: {epochs} epoch(s) x {nb} iterations of {args.batch} images at {args.imgsz} px on {n_dev} device(s), "
+    print(f"run: {epochs} epoch(s) x {nb} iterations of {args.batch} images at {args.imgsz} px on {n_dev} device(s), precision {args.precision}, "
           f"last epoch's loss box {last['train/box_loss']:.3f} cls {last['train/cls_loss']:.3f} "
           f"dfl {last['train/dfl_loss']:.3f}")
     print(f"compile: build {build_s:.1f} s + first call {r['step_compile_seconds']:.1f} s "

@@ -43,6 +43,18 @@ def test_config_round_trip_and_checks():
         TrainConfig.from_dict({**SMOKE.as_dict(), "lr": 1})
     with pytest.raises(ValueError, match="multiple of 32"):
         TrainConfig(imgsz=100).check()
+    with pytest.raises(ValueError, match="precision must be one of tf32, float32, bfloat16; got 'fp16'"):
+        TrainConfig(precision="fp16").check()
+    old = SMOKE.as_dict()
+    del old["precision"]  # a checkpoint written before the setting existed resumes at the default
+    assert TrainConfig.from_dict(old).precision == "tf32"
+
+
+def test_precision_reaches_the_config():
+    from yolo_lib.train.__main__ import build_config, parse_args
+
+    assert build_config(parse_args(["--precision", "bfloat16"])).precision == "bfloat16"
+    assert build_config(parse_args([])).precision == SMOKE.precision == "tf32"
 
 
 def _dummy_custom_data(tmp_path) -> list[str]:

@@ -22,6 +22,9 @@ classes and parameter shapes, batch and image size, optimizer settings, rewrite 
 cache miss. ``shared``: name -> shared variable for every shared variable the graph uses (its
 names must be unique). Every updated argument is donated to XLA, as the donating linker does.
 
+``precision`` (:mod:`yolo_lib.ops.precision`: ``tf32``, ``float32`` or ``bfloat16``) is the
+arithmetic of the convolutions in the program: the graph is traced in it, and it joins the key.
+
 Set ``YOLO_STEP_CACHE=0`` to always rebuild (the function is still run through the exported
 program, so both paths execute the same code).
 
@@ -44,8 +47,10 @@ import numpy as np
 import pytensor
 from pytensor.compile.sharedvalue import SharedVariable
 
-from yolo_lib.compiled import enable_jax_cache
 from yolo_lib import settings
+from yolo_lib.compiled import enable_jax_cache
+from yolo_lib.ops.precision import DEFAULT as DEFAULT_PRECISION
+from yolo_lib.ops.precision import check_precision, tracing_precision
 from yolo_lib.paths import data_dir
 
 FORMAT_VERSION = 1
@@ -143,9 +148,11 @@ def _rewritten(inputs, outputs, updates, mode):
     return mode.function_maker(ins, outs, mode)
 
 
-def _export(maker, shared: dict[str, SharedVariable], mesh=None, batch_inputs: int = 0):
-    """(exported program, sources, updates, n_outputs) of a rewritten PyTensor graph; with a
-    ``mesh``, user inputs ``0 .. batch_inputs - 1`` split over it, the rest replicated."""
+def _export(maker, shared: dict[str, SharedVariable], mesh=None, batch_inputs: int = 0,
+            precision: str = DEFAULT_PRECISION):
+    """(exported program, sources, updates, n_outputs) of a rewritten PyTensor graph, traced in
+    ``precision``; with a ``mesh``, user inputs ``0 .. batch_inputs - 1`` split over it, the rest
+    replicated."""
     import jax
     from pytensor.link.jax.dispatch import jax_funcify
 
@@ -167,7 +174,6 @@ def _export(maker, shared: dict[str, SharedVariable], mesh=None, batch_inputs: i
     specs = [jax.ShapeDtypeStruct(v.type.shape, v.type.dtype) for v in fgraph.inputs]
     if any(None in s.shape for s in specs):
         raise ValueError("cached functions need static input shapes")
-    program = jax_funcify(fgraph)
     shardings = {}
     if mesh is not None:
         from yolo_lib.parallel import batch_sharding, replicated
@@ -175,14 +181,17 @@ def _export(maker, shared: dict[str, SharedVariable], mesh=None, batch_inputs: i
         shardings = {"in_shardings": tuple(batch_sharding(mesh) if kind == "input" and v < batch_inputs
                                            else replicated(mesh) for kind, v in sources),
                      "out_shardings": replicated(mesh)}
-    exported = jax.export.export(jax.jit(program, **shardings))(*specs)
+    with tracing_precision(precision):
+        exported = jax.export.export(jax.jit(jax_funcify(fgraph), **shardings))(*specs)
     return exported, sources, updates, n_outputs
 
 
-def cached_function(key, build, shared: dict[str, SharedVariable], mode) -> ExportedFunction:
+def cached_function(key, build, shared: dict[str, SharedVariable], mode,
+                    precision: str = DEFAULT_PRECISION) -> ExportedFunction:
     """The compiled function of ``build()``'s graph, from the disk cache when possible (see
     module docstring). ``mode`` is the PyTensor mode used on a miss (a JAX linker mode; its
-    linker's ``mesh`` and ``batch_inputs``, if any, make the program data parallel)."""
+    linker's ``mesh`` and ``batch_inputs``, if any, make the program data parallel);
+    ``precision`` the convolutions' arithmetic (:mod:`yolo_lib.ops.precision`)."""
     import jax
     from pytensor.compile.mode import get_mode
 
@@ -191,6 +200,7 @@ def cached_function(key, build, shared: dict[str, SharedVariable], mode) -> Expo
     enable_jax_cache()
     linker = get_mode(mode).linker
     mesh, batch_inputs = getattr(linker, "mesh", None), getattr(linker, "batch_inputs", 0)
+    key = (key, "precision", check_precision(precision))
     if mesh is not None:
         key = (key, "devices", mesh_size(mesh), "batch_inputs", batch_inputs)
     use_cache = settings.step_cache_enabled()
@@ -200,7 +210,8 @@ def cached_function(key, build, shared: dict[str, SharedVariable], mode) -> Expo
         exported = jax.export.deserialize(bytearray(stem.with_suffix(".bin").read_bytes()))
         return ExportedFunction(exported, meta["sources"], meta["updates"], meta["n_outputs"], shared, mesh)
     inputs, outputs, updates = build()
-    exported, sources, upd, n_outputs = _export(_rewritten(inputs, outputs, updates, mode), shared, mesh, batch_inputs)
+    exported, sources, upd, n_outputs = _export(_rewritten(inputs, outputs, updates, mode), shared, mesh, batch_inputs,
+                                                precision)
     if use_cache:
         stem.parent.mkdir(parents=True, exist_ok=True)
         tmp = stem.with_suffix(f".tmp{os.getpid()}")

@@ -38,6 +38,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .precision import conv_dtype, with_operands_in
+
 
 @dataclass(frozen=True)
 class ConvShape:
@@ -271,13 +273,21 @@ def build(kind: str, name: str, op) -> callable:
 def jax_lowering(kind: str, op, node=None) -> callable:
     """The JAX function for a conv Op's ``jax_funcify``: the choice for this backend and the
     node's static shapes (``lax`` when a shape is unknown). Input order as the Op's:
-    forward (x, w), grad_input (w, gy, x), grad_weight (x, gy, w)."""
+    forward (x, w), grad_input (w, gy, x), grad_weight (x, gy, w).
+
+    Inside :func:`yolo_lib.ops.precision.tracing_precision` ``("bfloat16")`` the two operands are
+    rounded to bfloat16 and ``taps`` is replaced by ``lax``: ``taps`` sums its kernel taps
+    elementwise, which in bfloat16 would round after every tap, where a convolution or a matrix
+    product accumulates in float32."""
     import jax
 
+    dtype = conv_dtype()
     name = "lax"
     if node is not None:
         ins = node.inputs
         x, w = (ins[2], ins[0]) if kind == "grad_input" else (ins[0], ins[1] if kind == "forward" else ins[2])
         if None not in x.type.shape + w.type.shape:
             name = choose(kind, conv_shape(op, x.type.shape, w.type.shape), jax.default_backend())
-    return build(kind, name, op)
+    if dtype is None:
+        return build(kind, name, op)
+    return with_operands_in(dtype, build(kind, "lax" if name == "taps" else name, op))

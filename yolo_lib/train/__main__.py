@@ -8,6 +8,7 @@ Examples::
         --val-annotations b.json --val-images vimgs/ --classes person "cell phone" --out runs/mine
     python -m yolo_lib.train --resume runs/coco320      # after Ctrl-C, kill or a lost connection
     python -m yolo_lib.train --data coco --profile full --batch 512 --devices 8   # data parallel
+    python -m yolo_lib.train --data coco --profile full --precision bfloat16     # mixed precision
 
 Exit status: 0 done, 1 error (one line), 130 interrupted (state saved; the resume command is printed).
 """
@@ -22,6 +23,8 @@ from pathlib import Path
 
 import yolo_lib  # noqa: F401  (float32 and XLA defaults before pytensor/jax)
 from yolo_lib.data import DEFAULT_CLASSES
+from yolo_lib.ops.precision import DEFAULT as DEFAULT_PRECISION
+from yolo_lib.ops.precision import PRECISIONS
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -42,6 +45,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--n-val", type=int, help="synthetic set: validation images")
     p.add_argument("--processes", type=int, help="augment in this many worker processes (0: threads; "
                    "the full profile uses 8)")
+    p.add_argument("--precision", choices=tuple(PRECISIONS), help="arithmetic of the convolutions: "
+                   + "; ".join(f"{k}: {v}" for k, v in PRECISIONS.items()) + f" (default {DEFAULT_PRECISION})")
     p.add_argument("--no-val", action="store_true", help="skip the per-epoch evaluation (best = last)")
     p.add_argument("--weights", type=Path, help="initialise from a state-dict npz (80 COCO classes: rows selected)")
     p.add_argument("--out", type=Path, help="run folder (default runs/<data>_<imgsz>)")
@@ -56,7 +61,7 @@ def build_config(args):
     from yolo_lib.train.config import FULL, SMOKE
 
     cfg = SMOKE if args.profile == "smoke" else FULL
-    names = ("imgsz", "epochs", "batch", "seed", "processes", "n_train", "n_val")
+    names = ("imgsz", "epochs", "batch", "seed", "processes", "n_train", "n_val", "precision")
     overrides = {k: getattr(args, k) for k in names if getattr(args, k) is not None}
     if args.no_val:
         overrides["val"] = False

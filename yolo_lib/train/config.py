@@ -17,6 +17,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 
 from yolo_lib.data.augment import AugmentConfig
+from yolo_lib.ops.precision import DEFAULT as DEFAULT_PRECISION
+from yolo_lib.ops.precision import check_precision
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,10 @@ class TrainConfig:
     weight_decay: float = 5e-4  # before scaling by batch * accumulate / nbs
     nbs: int = 64  # nominal batch: gradients accumulate to about this many images
     max_grad_norm: float = 10.0
+    # arithmetic of the convolutions (yolo_lib.ops.precision): tf32 (JAX's default: TF32 tensor
+    # cores on an Ampere/Hopper GPU, float32 on a CPU), float32, or bfloat16 (operands and results
+    # of the convolutions; weights, BN, loss and optimizer stay float32)
+    precision: str = DEFAULT_PRECISION
     cos_lr: bool = False
     # warm-up (per iteration)
     warmup_epochs: float = 3.0
@@ -104,6 +110,7 @@ class TrainConfig:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.processes < 0:
             raise ValueError(f"processes must be >= 0, got {self.processes}")
+        check_precision(self.precision)
 
 
 #: CPU / CI profile: the synthetic set (256 train / 64 val images) at 128 px, 20 epochs of 32

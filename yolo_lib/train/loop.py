@@ -160,7 +160,7 @@ class Trainer:
             self._restore(self.resume_state)
         mesh = data_mesh(self.devices) if self.devices > 1 else None
         self.step = TrainingStep(self.model, self.sgd, self.ema, cfg.batch, cfg.imgsz, self.loader.max_boxes,
-                                 LossGains(cfg.box, cfg.cls, cfg.dfl), mesh=mesh)
+                                 LossGains(cfg.box, cfg.cls, cfg.dfl), mesh=mesh, precision=cfg.precision)
         self.eval_model = build_yolo11("n", len(self.class_names), init=False)
         self.evaluator = None
         if cfg.val:

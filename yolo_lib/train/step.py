@@ -21,6 +21,10 @@ The compiled program is kept across processes by :func:`yolo_lib.step_cache.cach
 source): a resumed run, a notebook after a restart or CI loads it in a second instead of
 rebuilding and rewriting the graph.
 
+Precision: ``TrainingStep(..., precision="bfloat16")`` computes the convolutions with bfloat16
+operands (weights, BN, loss and optimizer stay float32); ``"tf32"`` (default) is JAX's default
+arithmetic, ``"float32"`` full float32 products (:mod:`yolo_lib.ops.precision`).
+
 Data parallel: ``TrainingStep(..., mesh=data_mesh(n))`` (:mod:`yolo_lib.parallel`) splits the four
 batch inputs over the mesh's devices (:meth:`put` places them so) and replicates all state;
 gradients and BN statistics are those of the whole batch, so the weights follow one device's up
@@ -38,6 +42,7 @@ from yolo_lib import modes
 from yolo_lib.compiled import check_float32, enable_jax_cache
 from yolo_lib.loss import detection_loss
 from yolo_lib.loss.detection_loss import LossGains
+from yolo_lib.ops.precision import DEFAULT as DEFAULT_PRECISION
 from yolo_lib.parallel import batch_sharding, check_batch_divides
 from yolo_lib.step_cache import cached_function
 from yolo_lib.train.ema import EMA
@@ -56,11 +61,11 @@ class TrainingStep:
     """The compiled step over ``model`` with optimizer ``sgd`` and ``ema``; see module docstring."""
 
     def __init__(self, model, sgd: SGD, ema: EMA, batch: int, imgsz: int, max_boxes: int,
-                 gains: LossGains = LossGains(), mesh=None):
+                 gains: LossGains = LossGains(), mesh=None, precision: str = DEFAULT_PRECISION):
         check_float32()
         check_batch_divides(batch, mesh)
         enable_jax_cache()
-        self.model, self.sgd, self.ema, self.mesh = model, sgd, ema, mesh
+        self.model, self.sgd, self.ema, self.mesh, self.precision = model, sgd, ema, mesh, precision
         self.shapes = {"images": (batch, 3, imgsz, imgsz), "boxes": (batch, max_boxes, 4),
                        "classes": (batch, max_boxes), "mask": (batch, max_boxes)}
         self.loss_sum = pytensor.shared(np.zeros(3, np.float32), name="log/loss_sum", shape=(3,))
@@ -104,7 +109,7 @@ class TrainingStep:
                                       *sgd.momentum_buffers.values(), *sgd.grad_sums.values(), *ema.values.values(),
                                       self.loss_sum, self.loss_count, self.bad_iteration]}
         # the four batch inputs (images, boxes, classes, mask) come first: split over a mesh
-        self.function = cached_function(key, build, shared, modes.training(mesh=mesh, batch_inputs=4))
+        self.function = cached_function(key, build, shared, modes.training(mesh=mesh, batch_inputs=4), precision)
 
     def put(self, images, boxes, classes, mask) -> tuple:
         """Check shapes and start copying one batch to the device (split over the mesh's
