@@ -14,7 +14,9 @@ mosaic closed for the last ``--close-mosaic`` epochs, on the offline synthetic s
 with ``python -m yolo_lib.train``, Ultralytics with ``YOLO("yolo11n.yaml").train`` on a YOLO-format
 copy of the same images and boxes (written here), on ``--device`` (``cpu``, or a GPU index:
 ours then runs on JAX's default backend, the GPU; Ultralytics with its default automatic mixed
-precision unless ``--no-amp``; its loader in ``--workers`` processes, ours in ``--processes``
+precision unless ``--no-amp``, ours in ``--precision``: ``tf32`` is the like-for-like partner
+of ``--no-amp``, since PyTorch lets cuDNN run float32 convolutions in TF32 by default, and
+``bfloat16`` that of AMP; its loader in ``--workers`` processes, ours in ``--processes``
 worker processes, or threads when 0). Printed: each side's final
 mAP50-95 and mAP50 (each side's own validator: ours COCOeval, theirs Ultralytics' own), wall
 seconds, and training images per second (data, step, logging): ours from the trainer's summary
@@ -36,6 +38,8 @@ import sys
 import time
 from pathlib import Path
 
+from yolo_lib.ops.precision import DEFAULT as DEFAULT_PRECISION
+from yolo_lib.ops.precision import PRECISIONS
 from yolo_lib.train.config import SMOKE
 from yolo_lib.train.data import synthetic_source
 
@@ -92,7 +96,8 @@ def ultralytics_recipe(args) -> dict:
 def run_ours(args, out: Path) -> dict:
     cmd = [sys.executable, "-m", "yolo_lib.train", "--data", "synthetic", "--profile", "smoke", "--imgsz", str(args.imgsz),
            "--epochs", str(args.epochs), "--batch", str(args.batch), "--seed", "0", "--out", str(out), "--quiet",
-           "--n-train", str(args.n_train), "--n-val", str(args.n_val), "--processes", str(args.processes)]
+           "--n-train", str(args.n_train), "--n-val", str(args.n_val), "--processes", str(args.processes),
+           "--precision", args.precision]
     cmd += ["--no-val"] if args.no_val else []
     t = time.time()
     done = subprocess.run(cmd, capture_output=True, text=True)
@@ -136,6 +141,8 @@ def main() -> None:
     p.add_argument("--device", default="cpu", help="cpu, or the GPU index for Ultralytics (ours uses JAX's default)")
     p.add_argument("--no-amp", dest="amp", action="store_false",
                    help="Ultralytics in float32 on a GPU (default: its automatic mixed precision there)")
+    p.add_argument("--precision", choices=tuple(PRECISIONS), default=DEFAULT_PRECISION,
+                   help="our convolutions' arithmetic (yolo_lib.ops.precision)")
     p.add_argument("--workers", type=int, default=2, help="Ultralytics' loader processes")
     p.add_argument("--processes", type=int, default=0, help="our loader processes (0: threads)")
     p.add_argument("--cache", choices=("ram", "disk"), help="Ultralytics' image cache (default none; ours always "

@@ -5,8 +5,9 @@
 #   benchmarks/gpu_session.sh OUT_DIR          # on the GPU machine, from the repository root
 #   benchmarks/gpu_session.sh OUT_DIR smoke    # the same steps at tiny sizes: checks this script on a CPU
 #
-# Needs one Python ($PYTHON, default python3) that imports yolo_lib (installed, or on PYTHONPATH)
-# and, for the comparison, torch + ultralytics. Steps, most important first:
+# Needs a Python ($PYTHON, default python3) that imports yolo_lib (installed, or on PYTHONPATH)
+# and, for the comparison, one with torch + ultralytics ($REFPYTHON, default $PYTHON: the GPU
+# machine's Python has torch and gets ultralytics from .whl/). Steps, most important first:
 #   1. loader: benchmarks/bench_data.py, augmentation with mosaic at 320 in 16 worker processes
 #   2. loop: benchmarks/bench_train_loop.py, the Trainer at 320 px, batch 128 (img/s, data wait,
 #      device busy share, memory, TFLOP/s), default precision (TF32 on the GPU)
@@ -22,6 +23,7 @@ set -u
 OUT=${1:?usage: benchmarks/gpu_session.sh OUT_DIR [smoke]}
 MODE=${2:-full}
 PYTHON=${PYTHON:-python3}
+REFPYTHON=${REFPYTHON:-$PYTHON}
 mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1 YOLO_OFFLINE=1  # Ultralytics: no download attempts (its AMP self-test is skipped)
 export YOLO_DATA_DIR=${YOLO_DATA_DIR:-$(mktemp -d)}
@@ -52,7 +54,7 @@ FIGURES="^(compile|throughput|per iteration|projection|device busy|device memory
 step loader "${LIMITS[0]}" "img/s|processes|mosaic" "$PYTHON" benchmarks/bench_data.py --size "$SIZE" "${LOADER[@]}"
 step loop "${LIMITS[1]}" "$FIGURES" "${LOOP[@]}"
 step ultralytics "${LIMITS[2]}" "mAP|images_per_second|wall_seconds|step_compile" \
-    "$PYTHON" benchmarks/bench_training.py --refpython "$PYTHON" --device "$DEVICE" --imgsz "$SIZE" --batch "$BATCH" \
+    "$PYTHON" benchmarks/bench_training.py --refpython "$REFPYTHON" --device "$DEVICE" --imgsz "$SIZE" --batch "$BATCH" \
     --epochs "$EPOCHS" --close-mosaic 0 --n-train "$IMAGES" --n-val 4 --workers "$PROCS" --processes "$PROCS" \
     --no-val --cache ram --out "$YOLO_DATA_DIR/bench_training"
 if "${LOOP[@]}" --help 2>/dev/null | grep -q -- --precision; then

@@ -25,10 +25,12 @@
 # | `loop` | `Trainer`: epochs, evaluation with the EMA, results.csv, best/last, resume |
 #
 # In the `smoke` profile this notebook trains on the synthetic set on the CPU: 256 images at
-# 128 px for 20 epochs (a few minutes on 2 cores), enough to go from nothing to a mAP50 of about
-# 0.5, and it checks that it got there: this run is CI's test that training learns. In `full`
+# 128 px for 20 epochs (a few minutes on 2 cores), enough to go from nothing to a mAP50 of
+# 0.4-0.5, and it checks that it got there: this run is CI's test that training learns. In `full`
 # (an H100) it trains on the COCO person + cell-phone subset at 320 px for 100 epochs. The
-# command line does the same: `python -m yolo_lib.train --help`.
+# command line does the same: `python -m yolo_lib.train --help`. One setting matters only on a
+# GPU: `precision`, the convolutions' arithmetic (`tf32` by default; `bfloat16` learns as well on
+# the smoke run; README, "Throughput on the H100").
 
 # %%
 from yolo_lib.profile import start
@@ -216,7 +218,8 @@ summary
 # The loss (box + cls + dfl) of the last epoch must be below the first epoch's, and the best
 # epoch's mAP50 must reach `SMOKE_MIN_MAP50`. In the smoke profile these are assertions: CI runs
 # every notebook, so a change that breaks learning fails here. The threshold is about half of
-# what the run measured (0.45-0.51 over three seeds; the figures are in `yolo_lib/train/config.py`).
+# what the run measured (0.39-0.51 over three seeds on two machines; the figures are in
+# `yolo_lib/train/config.py`).
 
 # %%
 from yolo_lib.train.config import SMOKE, SMOKE_MIN_MAP50
@@ -228,7 +231,7 @@ print(f"loss epoch 1: {epoch_loss[0]:.3f}, epoch {len(epoch_loss)}: {epoch_loss[
 if CFG == SMOKE and SOURCE.name == "synthetic":
     assert epoch_loss[-1] < epoch_loss[0], f"the loss did not fall: {epoch_loss[0]:.3f} -> {epoch_loss[-1]:.3f}"
     assert summary["mAP50"] >= SMOKE_MIN_MAP50, (
-        f"the smoke run reached mAP50 {summary['mAP50']:.3f} < {SMOKE_MIN_MAP50} (measured: 0.45-0.51): "
+        f"the smoke run reached mAP50 {summary['mAP50']:.3f} < {SMOKE_MIN_MAP50} (measured: 0.39-0.51): "
         "training no longer learns as it did")
 
 # %%

@@ -8,6 +8,8 @@ All image tensors are NCHW; weights are OIHW. See each module for the exact sema
 * :mod:`.batchnorm`: ``batch_norm_train`` / ``BatchNormTrain``, ``batch_norm_eval`` /
   ``BatchNormEval``, ``running_stat_updates`` (eps 1e-3, momentum 0.03 as in Ultralytics)
 * :mod:`.activations`: ``silu``
+* :mod:`.precision`: the convolutions' arithmetic in a traced program (``tf32``, ``float32``,
+  ``bfloat16``), chosen by the training step
 
 Every Op has a vectorised numpy ``perform`` (PyTensor's own backends; Numba runs it in object
 mode), ``infer_shape``, static output shapes when the input shapes are known, a gradient

@@ -120,11 +120,15 @@ class TrainConfig:
 #: ``nbs=8``, an optimizer step every batch (640 steps; the recipe's nbs 64 sums 8 batches per
 #: step, 80 steps in all, and ends at mAP50 0.239), and ``warmup_epochs=1``, 1/20 of the run like
 #: FULL's 3/100 (3 warm-up epochs: 0.383). This profile ends at mAP50 0.505 (seed 0; seeds 1 and
-#: 2: 0.463, 0.449), about 6 s per epoch with its evaluation on 2 otherwise idle cores.
+#: 2: 0.463, 0.449) on the machine that chose it, about 6 s per epoch with its evaluation on 2
+#: otherwise idle cores; on another VM of the same kind, same code and package versions, 0.426 /
+#: 0.477 / 0.386 (2026-12-06; docs/benchmarks.md, "Precision"). A run repeats exactly on one
+#: machine, not across machines: probably XLA's CPU code differs with the processor, and such
+#: rounding differences grow during training like a change of seed.
 SMOKE = TrainConfig(epochs=20, batch=8, imgsz=128, n_train=256, n_val=64, nbs=8, warmup_epochs=1.0, close_mosaic=3,
                     val_batch=8, log_every=4)
 #: What the smoke run must reach: its best epoch's mAP50 on the synthetic validation split. About
-#: half the measured 0.449-0.505 (three seeds): numerical drift passes, a model that has not learnt
+#: half the lowest measured (0.386-0.505, three seeds on two machines): numerical drift passes, a model that has not learnt
 #: (0.0, as after the first epoch) or learns several times slower fails.
 SMOKE_MIN_MAP50 = 0.25
 #: The workshop run on one H100: COCO person + cell phone, 12k/2k images at 320 px, 100 epochs.
