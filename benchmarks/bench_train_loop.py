@@ -105,7 +105,8 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=64, help="global batch (split over --devices)")
     ap.add_argument("--iters", type=int, default=50, help="iterations to time after the compiling one (at least)")
     ap.add_argument("--images", type=int, default=512, help="synthetic training images (cached)")
-    ap.add_argument("--max-boxes", type=int, default=64, help="boxes per image (more are truncated)")
+    ap.add_argument("--max-boxes", type=int, default=64, help="boxes per image (more are truncated); 0: what the "
+                    "data can carry, as the train command does")
     ap.add_argument("--workers", type=int, default=2, help="loader threads (without --processes)")
     ap.add_argument("--processes", type=int, default=0, help="loader worker processes (0: threads)")
     ap.add_argument("--devices", type=int, help="data parallel over this many devices (default all; 1: no mesh)")
@@ -124,7 +125,7 @@ def main() -> None:
         raise SystemExit(f"--images {args.images} is less than one batch of {args.batch}")
     epochs = math.ceil((args.iters + 1) / nb)
     cfg = dataclasses.replace(SMOKE, imgsz=args.imgsz, batch=args.batch, n_train=args.images, n_val=4, epochs=epochs,
-                              close_mosaic=0, max_boxes=args.max_boxes, workers=args.workers, processes=args.processes,
+                              close_mosaic=0, max_boxes=args.max_boxes or None, workers=args.workers, processes=args.processes,
                               precision=args.precision, log_every=args.log_every,
                               val=False, plots=False, export_onnx=False)
     print(f"machine: {platform.node()}, {os.cpu_count()} cpus, load {tuple(round(x, 1) for x in os.getloadavg())}, "
