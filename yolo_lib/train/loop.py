@@ -430,7 +430,8 @@ class Trainer:
                 "mAP50": best and best["metrics/mAP50(B)"], "mAP50_95": best and best["metrics/mAP50-95(B)"],
                 "seconds": round(seconds, 2), "train_images_per_second": rate and round(rate, 2),
                 "step_compile_seconds": self.compile_seconds and round(self.compile_seconds, 2),
-                "iteration_ms": split, "devices": self.devices, "run_dir": str(self.out)}
+                "iteration_ms": split, "devices": self.devices, "precision": self.cfg.precision,
+                "run_dir": str(self.out)}
 
     def _export_best(self) -> None:
         import onnx
