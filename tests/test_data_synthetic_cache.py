@@ -195,6 +195,50 @@ def test_process_workers_survive_ctrl_c_and_an_abandoned_epoch(synthetic, tmp_pa
             np.testing.assert_array_equal(x, y)
 
 
+def test_process_workers_ignore_ctrl_c_while_they_start(synthetic, tmp_path):
+    """A worker is spawned when the pool first needs it and takes about a second to import
+    yolo_lib: a Ctrl-C in that second must not kill it (it did before its initializer ignored
+    SIGINT: BrokenProcessPool, and the Trainer could not save). Each worker is signalled within a
+    millisecond or so of its spawn, while its interpreter is still starting."""
+    import os
+    import signal
+    import threading
+    import time
+
+    ds = open_cache(tmp_path, synthetic / "instances_train.json", synthetic / "train", 64, progress=False)
+    expected = _thread_batches(ds, 2)
+    loader = BatchLoader(ds, 2, AugmentConfig(), seed=4, processes=2, prefetch=1)
+    outcome: dict = {}
+
+    def consume():
+        try:
+            outcome["got"] = [(b.images, b.boxes, b.mask) for b in loader.epoch(2)]
+        except BaseException as e:  # noqa: BLE001  (reported by the assertion below)
+            outcome["error"] = e
+
+    consumer = threading.Thread(target=consume)
+    signalled: set[int] = set()
+    try:
+        consumer.start()
+        deadline = time.monotonic() + 60
+        while consumer.is_alive() and len(signalled) < 2 and time.monotonic() < deadline:
+            ring = loader._ring
+            pids = set(ring.pool._processes.copy()) if ring is not None else set()
+            for pid in pids - signalled:
+                os.kill(pid, signal.SIGINT)
+                signalled.add(pid)
+            time.sleep(0.0005)
+        consumer.join(120)
+    finally:
+        loader.close()
+    assert len(signalled) == 2, "the workers were not seen starting"
+    assert "error" not in outcome, repr(outcome.get("error"))
+    assert len(outcome["got"]) == len(expected) == 12
+    for a, b in zip(outcome["got"], expected):
+        for x, y in zip(a, b):
+            np.testing.assert_array_equal(x, y)
+
+
 def test_reuse_buffers_is_thread_mode_only(synthetic, tmp_path):
     ds = open_cache(tmp_path, synthetic / "instances_train.json", synthetic / "train", 64, progress=False)
     with pytest.raises(ValueError, match="reuse_buffers is for thread mode"):

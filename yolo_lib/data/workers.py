@@ -11,6 +11,11 @@ until they are garbage collected); only the small target arrays travel back thro
 the slot as the batch arrives, so the slot is free again at once. Results are identical to
 thread mode (every image's randomness comes from ``(seed, epoch, position)``). Workers ignore
 SIGINT: a Ctrl-C in a terminal reaches the whole process group, and it is the parent's to handle.
+They ignore it from the moment they exist: the pool spawns a worker inside ``submit``, which
+runs with SIGINT blocked in the calling thread, so the new process starts with it blocked (a
+signal mask survives fork and exec) through the second or so its interpreter needs to import
+this package, and its initializer ignores SIGINT before unblocking it (which discards one that
+came meanwhile). Otherwise a Ctrl-C in that second killed the worker and broke the pool.
 """
 
 from __future__ import annotations
@@ -54,7 +59,12 @@ class ProcessRing:
         self._finalizer = weakref.finalize(self, _release, self.path, self.pool)
 
     def submit(self, epoch: int, start: int, idx: np.ndarray, mosaic: bool, slot: int):
-        return self.pool.submit(_job, epoch, start, idx, mosaic, slot)
+        """Queue one batch for slot ``slot``; the pool may spawn a worker here (SIGINT blocked: module doc)."""
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            return self.pool.submit(_job, epoch, start, idx, mosaic, slot)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
     def close(self) -> None:
         self._finalizer()
@@ -64,6 +74,7 @@ def _init(loader_class: type, cache_root: str, loader_kwargs: dict, path: str, s
     # Ctrl-C in a terminal signals the whole process group: the parent decides what to do (the
     # Trainer finishes its iteration and saves), so a worker must not die of it mid-batch
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # blocked since the spawn (module doc)
     _state["images"] = np.asarray(np.memmap(path, np.dtype(dtype), "r+", shape=shape))
     _state["loader"] = loader_class(load_cache(cache_root), **loader_kwargs)
 
