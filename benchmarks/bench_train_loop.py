@@ -146,7 +146,8 @@ def main() -> None:
     end_to_end = images / (fit_s - r["step_compile_seconds"])
     loop_rate = r["train_images_per_second"]
     epoch_end_s = (fit_s - r["step_compile_seconds"] - trainer.train_seconds) / epochs
-    print(f"run: {epochs} epoch(s) x {nb} iterations of {args.batch} images at {args.imgsz} px on {n_dev} device(s), precision {args.precision}, "
+    print(f"run: {epochs} epoch(s) x {nb} iterations of {args.batch} images at {args.imgsz} px on {n_dev} device(s), "
+          f"precision {args.precision}, "
           f"last epoch's loss box {last['train/box_loss']:.3f} cls {last['train/cls_loss']:.3f} "
           f"dfl {last['train/dfl_loss']:.3f}")
     print(f"compile: build {build_s:.1f} s + first call {r['step_compile_seconds']:.1f} s "

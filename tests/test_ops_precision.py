@@ -48,12 +48,12 @@ def _run(precision: str, groups: int = 1, w_shape=W_SHAPE, key="conv"):
     return fn, [np.asarray(v) for v in fn(*_inputs(w_shape))], calls
 
 
-def _convolutions(fn) -> list[str]:
+def convolutions(fn) -> list[str]:
     """The ``stablehlo.convolution`` lines of a cached function's exported program."""
     return [line for line in fn.exported.mlir_module().splitlines() if "stablehlo.convolution" in line]
 
 
-def _all_bfloat16(line: str) -> bool:
+def all_bfloat16(line: str) -> bool:
     """The convolution's two operands and its result are bfloat16 tensors."""
     signature = line.rsplit(" : ", 1)[1]
     return signature.count("xbf16>") == 3 and "xf32>" not in signature
@@ -68,11 +68,11 @@ def _own_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("YOLO_DATA_DIR", str(tmp_path))
 
 
-def test_bfloat16_rounds_operands_and_results_of_all_three_convolutions():
+def test_bfloat16_rounds_operands_and_results_of_all_threeconvolutions():
     fn, (y, gx, gw), _ = _run("bfloat16")
     _, (y32, gx32, gw32), _ = _run("tf32")
-    convs = _convolutions(fn)
-    assert len(convs) == 3 and all(_all_bfloat16(c) for c in convs), convs  # forward, input and weight gradient
+    convs = convolutions(fn)
+    assert len(convs) == 3 and all(all_bfloat16(c) for c in convs), convs  # forward, input and weight gradient
     for name, low, full in (("y", y, y32), ("gx", gx, gx32), ("gw", gw, gw32)):
         assert low.dtype == np.float32, name  # the graph stays float32 around the conv
         assert 1e-4 < _rel(low, full) < 2e-2, (name, _rel(low, full))  # bfloat16 has 8 significant bits
@@ -94,10 +94,10 @@ def test_bfloat16_depthwise_uses_one_convolution_not_elementwise_taps():
     dw = (4, 1, 3, 3)
     fn, (y, _, _), _ = _run("bfloat16", groups=4, w_shape=dw, key="depthwise")
     default_fn, (y32, _, _), _ = _run("tf32", groups=4, w_shape=dw, key="depthwise")
-    convs = _convolutions(fn)
-    assert len(convs) == 3 and all(_all_bfloat16(c) for c in convs), convs
+    convs = convolutions(fn)
+    assert len(convs) == 3 and all(all_bfloat16(c) for c in convs), convs
     assert any("feature_group_count = 4" in c for c in convs)
-    assert len(_convolutions(default_fn)) < 3  # the float32 program does use the taps
+    assert len(convolutions(default_fn)) < 3  # the float32 program does use the taps
     assert 1e-4 < _rel(y, y32) < 2e-2
 
 
@@ -117,7 +117,7 @@ def test_each_precision_is_its_own_cache_entry(tmp_path):
         assert calls == [1], f"{precision} reused another precision's program"
     assert len(list((tmp_path / "step_cache").glob("*.bin"))) == len(PRECISIONS)
     fn, _, calls = _run("bfloat16")
-    assert calls == [] and all(_all_bfloat16(c) for c in _convolutions(fn))  # a hit runs the stored bfloat16 program
+    assert calls == [] and all(all_bfloat16(c) for c in convolutions(fn))  # a hit runs the stored bfloat16 program
 
 
 def test_unknown_precision_is_a_one_line_error():

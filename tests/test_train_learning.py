@@ -25,6 +25,7 @@ from yolo_lib.train.optimizer import SGD
 from yolo_lib.train.schedule import IterationSettings
 from yolo_lib.train.step import TrainingStep
 
+from test_ops_precision import all_bfloat16, convolutions
 from train_worker import TINY
 
 #: Measured (2-core CPU, deterministic; 2026-12-06): the summed loss items start at 0.20 (box/dfl
@@ -49,9 +50,8 @@ def test_one_fixed_batch_overfits(precision):
     sgd = SGD(model.params, TINY.scaled_weight_decay, TINY.max_grad_norm)
     ema = EMA({**model.params, **model.buffers})
     step = TrainingStep(model, sgd, ema, TINY.batch, TINY.imgsz, TINY.max_boxes, precision=precision)
-    convs = [line.rsplit(" : ", 1)[1] for line in step.function.exported.mlir_module().splitlines()
-             if "stablehlo.convolution" in line]
-    in_bf16 = [c.count("xbf16>") == 3 for c in convs]  # both operands and the result
+    convs = convolutions(step.function)
+    in_bf16 = [all_bfloat16(c) for c in convs]  # both operands and the result
     assert len(convs) > 50 and all(in_bf16) == (precision == "bfloat16") and any(in_bf16) == all(in_bf16)
     device_batch = step.put(batch.images, batch.boxes, batch.classes, batch.mask)
     settings = IterationSettings(0.01, 0.01, 0.937, 1)

@@ -65,7 +65,7 @@ class TrainingStep:
         check_float32()
         check_batch_divides(batch, mesh)
         enable_jax_cache()
-        self.model, self.sgd, self.ema, self.mesh, self.precision = model, sgd, ema, mesh, precision
+        self.model, self.sgd, self.ema, self.mesh = model, sgd, ema, mesh
         self.shapes = {"images": (batch, 3, imgsz, imgsz), "boxes": (batch, max_boxes, 4),
                        "classes": (batch, max_boxes), "mask": (batch, max_boxes)}
         self.loss_sum = pytensor.shared(np.zeros(3, np.float32), name="log/loss_sum", shape=(3,))
