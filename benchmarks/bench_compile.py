@@ -4,7 +4,7 @@ Phases per function: graph (symbolic forward, plus ``pytensor.grad`` for the gra
 rewrite (``pytensor.function``: PyTensor's graph rewriting + JAX code generation), first call
 (XLA compilation + one run) and a steady-state call. Two modes are compared in the same run:
 
-* ours: ``yolo_lib.compiled.MODE`` (JAX linker, ``fast_compile`` + ``jax`` rewrites);
+* ours: ``yolo_lib.compilation.functions.MODE`` (JAX linker, ``fast_compile`` + ``jax`` rewrites);
 * reference: PyTensor's stock ``mode="JAX"`` (``fast_run`` + ``jax`` rewrites).
 
 Then the persistent XLA cache: the same function compiled again in a fresh model, reading
@@ -28,7 +28,7 @@ import time
 import numpy as np
 import pytensor
 
-from yolo_lib.compiled import MODE, images_variable
+from yolo_lib.compilation.functions import MODE, images_variable
 from yolo_lib.model import build_yolo11
 
 

@@ -5,7 +5,7 @@ of every distinct conv shape, in jitted JAX (each candidate lowering of
     python benchmarks/bench_conv_layers.py                    # 320 px, batch 8 (several minutes)
     python benchmarks/bench_conv_layers.py --imgsz 128 --batch 2 --repeats 3   # ~1 minute
 
-The conv shapes come from the model itself (:func:`yolo_lib.conv_shapes.conv_inventory`, nc=2).
+The conv shapes come from the model itself (:func:`yolo_lib.ops.conv_shapes.conv_inventory`, nc=2).
 PyTorch runs in the reference environment (``--torch-python``, default /work/refvenv/bin/python)
 as a worker process (``benchmarks/torch_conv_worker.py``); each round times JAX then PyTorch or
 the reverse, alternating, so both see the same machine load. Both use ``--threads`` threads
@@ -31,7 +31,7 @@ import jax
 import numpy as np
 from tqdm import tqdm
 
-from yolo_lib.conv_shapes import conv_inventory
+from yolo_lib.ops.conv_shapes import conv_inventory
 from yolo_lib.model import build_yolo11
 from yolo_lib.ops.conv_lowering import LOWERINGS, applicable, choose
 

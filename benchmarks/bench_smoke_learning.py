@@ -24,7 +24,7 @@ import tempfile
 import time
 
 import yolo_lib  # noqa: F401  (float32 and XLA defaults before pytensor/jax)
-from yolo_lib.profile import configure_pytensor
+from yolo_lib.notebook.profile import configure_pytensor
 from yolo_lib.train import SMOKE, Trainer, synthetic_source
 
 

@@ -51,7 +51,7 @@ PEAK_TFLOPS = {"H100 PCIe": {"tf32": 378.0, "bf16": 756.0}, "H100": {"tf32": 495
 
 
 def step_flops(function, n_devices: int) -> float | None:
-    """FLOPs of one call of the step's :class:`yolo_lib.step_cache.ExportedFunction`, from XLA's
+    """FLOPs of one call of the step's :class:`yolo_lib.compilation.step_cache.ExportedFunction`, from XLA's
     cost analysis of its compiled program; None if the backend reports none. For a mesh XLA
     reports one device's partition, so times ``n_devices``: the work all devices execute, the
     replicated optimizer and EMA update counted on each."""

@@ -33,7 +33,7 @@ import yolo_lib  # noqa: F401  (sets floatX=float32 before PyTensor loads)
 import pytensor
 import pytensor.tensor as pt
 from jax_reference_step import JaxReferenceStep, JaxSGDStep  # benchmarks/jax_reference_step.py, next to this script
-from yolo_lib import modes
+from yolo_lib.compilation import modes
 from yolo_lib.loss import from_image_lists
 from yolo_lib.model import build_yolo11
 from yolo_lib.nn import ForwardContext

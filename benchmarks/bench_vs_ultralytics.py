@@ -105,7 +105,7 @@ def main() -> None:
     import numpy as np
 
     import yolo_lib  # noqa: F401
-    from yolo_lib.compiled import eval_function
+    from yolo_lib.compilation.functions import eval_function
     from yolo_lib.loss import from_image_lists
     from yolo_lib.model import build_yolo11
     from yolo_lib.train_step import TrainStep

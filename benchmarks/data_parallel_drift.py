@@ -25,7 +25,7 @@ import tempfile
 import numpy as np
 
 import yolo_lib  # noqa: F401  (floatX=float32)
-from yolo_lib.compiled import train_forward_function
+from yolo_lib.compilation.functions import train_forward_function
 from yolo_lib.loss import from_image_lists
 from yolo_lib.loss.inspection import loss_on_heads
 from yolo_lib.model import build_yolo11

@@ -17,7 +17,7 @@
 # and JAX versions, and `floatX` (float32: we train in single precision).
 
 # %%
-from yolo_lib.profile import start
+from yolo_lib.notebook.profile import start
 
 PROFILE = start()
 
@@ -35,7 +35,7 @@ PROFILE = start()
 # %%
 import matplotlib.pyplot as plt
 
-from yolo_lib.diagrams import yolo11_map
+from yolo_lib.notebook.diagrams import yolo11_map
 
 yolo11_map()
 plt.show()
@@ -49,7 +49,7 @@ plt.show()
 # CUDA (`pip install -e ".[cuda]"`), and training would silently run on the CPU.
 
 # %%
-from yolo_lib.envcheck import check_environment, report
+from yolo_lib.notebook.envcheck import check_environment, report
 
 report(check_environment(PROFILE.name))
 

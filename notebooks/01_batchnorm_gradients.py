@@ -20,7 +20,7 @@
 # training and inference, and at the running statistics that connect the two.
 
 # %%
-from yolo_lib.profile import start
+from yolo_lib.notebook.profile import start
 
 PROFILE = start()
 
@@ -365,7 +365,7 @@ def solution_bn_backward_staged(g, x, gamma, eps=1e-3):
 
 
 # %%
-from yolo_lib.exercises import check_bn_backward, run_exercise
+from yolo_lib.notebook.exercises import check_bn_backward, run_exercise
 
 run_exercise(check_bn_backward, bn_backward_staged, solution_bn_backward_staged);
 

@@ -21,7 +21,7 @@
 # is defined, differentiated and lowered to JAX, with `Conv2d` as the example.
 
 # %%
-from yolo_lib.profile import start
+from yolo_lib.notebook.profile import start
 
 PROFILE = start()
 
@@ -37,7 +37,7 @@ import pytensor.tensor as pt
 from yolo_lib.ops import Conv2d, conv2d, max_pool2d, upsample_nearest
 from yolo_lib.ops import conv as conv_module
 from yolo_lib.ops import conv_lowering
-from yolo_lib.show import show_source as show  # the real code from yolo_lib, on the page
+from yolo_lib.notebook.show import show_source as show  # the real code from yolo_lib, on the page
 
 # PyTensor's default backend (Numba) runs an Op without a Numba implementation, like ours,
 # through its Python `perform` ("object mode") and warns each time it does. This notebook uses
@@ -109,7 +109,7 @@ def solution_conv_output_shape(x_shape, w_shape, stride, padding, dilation, grou
 
 
 # %%
-from yolo_lib.exercises import check_conv_output_shape, check_jax_conv, run_exercise
+from yolo_lib.notebook.exercises import check_conv_output_shape, check_jax_conv, run_exercise
 
 run_exercise(check_conv_output_shape, conv_output_shape, solution_conv_output_shape);
 
@@ -304,7 +304,7 @@ print('stride 2, padding ((0,1),(0,1)) vs "SAME": max |diff| =', float(np.abs(ou
 # and miss it badly with `"SAME"`-style padding.
 
 # %%
-from yolo_lib import reference
+from yolo_lib.weights import reference
 from yolo_lib.ops import batch_norm_eval, silu
 
 ref = reference.load(verbose=True)  # the shared fixture when present, else the compact one shipped here

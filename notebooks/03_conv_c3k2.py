@@ -21,7 +21,7 @@
 # outputs stored in the fixture.
 
 # %%
-from yolo_lib.profile import start
+from yolo_lib.notebook.profile import start
 
 PROFILE = start()
 
@@ -37,10 +37,10 @@ PROFILE = start()
 # %%
 import matplotlib.pyplot as plt
 
-from yolo_lib.diagrams import c3k2_diagram
+from yolo_lib.notebook.diagrams import c3k2_diagram
 from yolo_lib.model import build_yolo11
 from yolo_lib.nn import C3k2, Bottleneck, Conv
-from yolo_lib.show import show_source
+from yolo_lib.notebook.show import show_source
 
 show_source(Conv.forward, Bottleneck.forward, C3k2.__init__, C3k2.forward)
 c3k2_diagram()
@@ -105,7 +105,7 @@ def solution_c3k2_forward(block, x, ctx):
 
 
 # %%
-from yolo_lib.exercises import check_c3k2_forward, run_exercise
+from yolo_lib.notebook.exercises import check_c3k2_forward, run_exercise
 
 run_exercise(check_c3k2_forward, c3k2_forward, solution_c3k2_forward);
 
@@ -125,8 +125,8 @@ run_exercise(check_c3k2_forward, c3k2_forward, solution_c3k2_forward);
 import numpy as np
 
 from yolo_lib import weights
-from yolo_lib.compiled import block_function
-from yolo_lib import reference
+from yolo_lib.compilation.functions import block_function
+from yolo_lib.weights import reference
 
 ref = reference.load(verbose=True)  # the shared fixture when present, else the compact one shipped here
 if ref is not None:
@@ -171,8 +171,8 @@ if ref is not None:
 # %%
 import pytensor
 
-from yolo_lib import pretrained
-from yolo_lib.compiled import MODE, images_variable
+from yolo_lib.weights import pretrained
+from yolo_lib.compilation.functions import MODE, images_variable
 from yolo_lib.data.sample_photo import CREDIT, sample_photo
 
 photo, photo_batch, _ = sample_photo(320)

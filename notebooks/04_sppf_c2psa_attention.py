@@ -18,7 +18,7 @@
 # by a small feed-forward net, both with residuals.
 
 # %%
-from yolo_lib.profile import start
+from yolo_lib.notebook.profile import start
 
 PROFILE = start()
 
@@ -42,9 +42,9 @@ PROFILE = start()
 # %%
 import matplotlib.pyplot as plt
 
-from yolo_lib.diagrams import c2psa_diagram, sppf_diagram
+from yolo_lib.notebook.diagrams import c2psa_diagram, sppf_diagram
 from yolo_lib.nn import C2PSA, SPPF, Attention, PSABlock
-from yolo_lib.show import show_source
+from yolo_lib.notebook.show import show_source
 
 show_source(SPPF.forward, Attention.scores, Attention.forward, PSABlock.forward, C2PSA.forward)
 sppf_diagram()
@@ -82,7 +82,7 @@ import pytensor
 import pytensor.tensor as pt
 
 from yolo_lib import ops
-from yolo_lib.compiled import MODE
+from yolo_lib.compilation.functions import MODE
 
 x = pt.tensor4("x", dtype="float32", shape=(1, 1, 21, 21))
 p1 = ops.max_pool2d(x, 5, stride=1, padding=2)
@@ -136,7 +136,7 @@ def solution_attention_forward(attn, x, ctx):
 
 
 # %%
-from yolo_lib.exercises import check_attention, run_exercise
+from yolo_lib.notebook.exercises import check_attention, run_exercise
 
 run_exercise(check_attention, attention_forward, solution_attention_forward);
 
@@ -149,8 +149,8 @@ run_exercise(check_attention, attention_forward, solution_attention_forward);
 
 # %%
 from yolo_lib import weights
-from yolo_lib.compiled import block_function
-from yolo_lib import reference
+from yolo_lib.compilation.functions import block_function
+from yolo_lib.weights import reference
 
 ref = reference.load(verbose=True)  # the shared fixture when present, else the compact one shipped here
 if ref is not None:
@@ -218,8 +218,8 @@ if ref is not None:
 #   from 1/100: a cell's attention is no longer spread evenly but weighted towards some cells.
 
 # %%
-from yolo_lib import pretrained
-from yolo_lib.compiled import images_variable
+from yolo_lib.weights import pretrained
+from yolo_lib.compilation.functions import images_variable
 from yolo_lib.data.sample_photo import CREDIT, sample_photo
 from yolo_lib.nn import ForwardContext
 

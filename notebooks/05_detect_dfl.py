@@ -21,7 +21,7 @@
 # * **class logits**, one per class, turned into independent sigmoid scores.
 
 # %%
-from yolo_lib.profile import start
+from yolo_lib.notebook.profile import start
 
 PROFILE = start()
 
@@ -51,10 +51,10 @@ PROFILE = start()
 # %%
 import matplotlib.pyplot as plt
 
-from yolo_lib.diagrams import detect_diagram
+from yolo_lib.notebook.diagrams import detect_diagram
 from yolo_lib.geometry import corners, dfl_distances
 from yolo_lib.nn import Detect, decode, dist2bbox_xywh
-from yolo_lib.show import show_source
+from yolo_lib.notebook.show import show_source
 
 show_source(Detect.forward, dfl_distances, corners, dist2bbox_xywh, decode)
 detect_diagram()
@@ -140,7 +140,7 @@ def solution_dfl_decode(box_logits, anchors, strides):
 
 
 # %%
-from yolo_lib.exercises import check_dfl_decode, run_exercise
+from yolo_lib.notebook.exercises import check_dfl_decode, run_exercise
 
 run_exercise(check_dfl_decode, dfl_decode, solution_dfl_decode);
 
@@ -158,8 +158,8 @@ run_exercise(check_dfl_decode, dfl_decode, solution_dfl_decode);
 # %%
 
 from yolo_lib import weights
-from yolo_lib.compiled import block_function
-from yolo_lib import reference
+from yolo_lib.compilation.functions import block_function
+from yolo_lib.weights import reference
 
 ref = reference.load(verbose=True)  # the shared fixture when present, else the compact one shipped here
 if ref is not None:
@@ -197,8 +197,8 @@ if ref is not None:
 # %%
 from matplotlib.patches import Rectangle
 
-from yolo_lib import pretrained
-from yolo_lib.compiled import eval_function
+from yolo_lib.weights import pretrained
+from yolo_lib.compilation.functions import eval_function
 from yolo_lib.data.sample_photo import sample_photo
 
 chosen = pretrained.choose_weights(ref)  # the downloaded yolo11n.pt, else the reference's random weights

@@ -17,7 +17,7 @@
 # capped), repeats (x0.5 or x1) and whether C3k2 uses C3k blocks.
 
 # %%
-from yolo_lib.profile import start
+from yolo_lib.notebook.profile import start
 
 PROFILE = start()
 
@@ -36,10 +36,10 @@ PROFILE = start()
 # %%
 import matplotlib.pyplot as plt
 
-from yolo_lib.diagrams import yolo11_map
+from yolo_lib.notebook.diagrams import yolo11_map
 from yolo_lib.model import YOLO11
 from yolo_lib.nn import Concat, Upsample
-from yolo_lib.show import show_source
+from yolo_lib.notebook.show import show_source
 
 yolo11_map()
 plt.show()
@@ -89,7 +89,7 @@ def solution_layer_sources(index, src):
 
 
 # %%
-from yolo_lib.exercises import check_layer_sources, run_exercise
+from yolo_lib.notebook.exercises import check_layer_sources, run_exercise
 
 run_exercise(check_layer_sources, layer_sources, solution_layer_sources);
 
@@ -121,7 +121,7 @@ for (scale, nc), theirs in TABLE.items():
 import numpy as np
 
 from yolo_lib import parity
-from yolo_lib import reference
+from yolo_lib.weights import reference
 
 ref = reference.load(verbose=True)  # the shared fixture when present, else the compact one shipped here
 case = parity.ParityCase(ref)
@@ -174,7 +174,7 @@ if case is not None:
 # ## Timing a forward pass
 #
 # A compiled function is specialised to one input shape and cached on the model
-# (`yolo_lib.compiled.eval_function`). The first call includes XLA's compilation; later calls
+# (`yolo_lib.compilation.functions.eval_function`). The first call includes XLA's compilation; later calls
 # are the real cost. For comparison, Ultralytics (PyTorch) takes 17.5 ms per 320x320 image at
 # batch 1 on the reference 2-core CPU. That figure is for 320 px: the smoke profile times
 # 128x128 images, 6.25x fewer pixels, so its number is not comparable (the cell says so).
@@ -182,7 +182,7 @@ if case is not None:
 # %%
 import time
 
-from yolo_lib.compiled import eval_function
+from yolo_lib.compilation.functions import eval_function
 
 size = PROFILE.imgsz
 t0 = time.perf_counter()
@@ -223,7 +223,7 @@ print("output", np.asarray(forward(img)).shape, "= (batch, 4 + nc, anchors)")
 # %%
 from matplotlib.patches import Rectangle
 
-from yolo_lib import pretrained
+from yolo_lib.weights import pretrained
 from yolo_lib.data.plots import show_boxes
 from yolo_lib.data.sample_photo import CREDIT, sample_photo
 from yolo_lib.postprocess import non_max_suppression

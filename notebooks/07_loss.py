@@ -22,7 +22,7 @@
 # finish by comparing the loss with the numbers Ultralytics computed on the same inputs.
 
 # %%
-from yolo_lib.profile import start
+from yolo_lib.notebook.profile import start
 
 PROFILE = start()
 
@@ -34,7 +34,7 @@ from matplotlib.patches import Rectangle
 from PIL import Image
 
 from yolo_lib.loss import from_image_lists, from_rows, make_anchors
-from yolo_lib import reference
+from yolo_lib.weights import reference
 from yolo_lib.loss.inspection import loss_on_heads
 from yolo_lib.parity.loss import zero_alignment_tie_picks
 from yolo_lib.paths import shared_dir
@@ -246,7 +246,7 @@ def solution_ciou(box1, box2, eps=1e-7):
 
 
 # %%
-from yolo_lib.exercises import check_alignment, check_ciou, run_exercise
+from yolo_lib.notebook.exercises import check_alignment, check_ciou, run_exercise
 
 run_exercise(check_ciou, ciou_np, solution_ciou);
 
@@ -354,8 +354,8 @@ else:
 # skips (the reference's weights are not trained, so there is nothing new to see).
 
 # %%
-from yolo_lib import pretrained
-from yolo_lib.compiled import eval_function
+from yolo_lib.weights import pretrained
+from yolo_lib.compilation.functions import eval_function
 from yolo_lib.data.sample_photo import sample_photo
 
 chosen = pretrained.choose_weights(REF)  # the downloaded yolo11n.pt, else the reference's random weights

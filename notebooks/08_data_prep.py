@@ -27,7 +27,7 @@
 # profile uses the COCO subset once it is built (commands at the end).
 
 # %%
-from yolo_lib.profile import start
+from yolo_lib.notebook.profile import start
 
 PROFILE = start()
 
@@ -171,7 +171,7 @@ def solution_letterbox_params(width, height, size):
 
 
 # %%
-from yolo_lib.exercises import check_letterbox_params, run_exercise
+from yolo_lib.notebook.exercises import check_letterbox_params, run_exercise
 
 run_exercise(check_letterbox_params, letterbox_geometry, solution_letterbox_params);
 

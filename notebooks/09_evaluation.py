@@ -27,7 +27,7 @@
 # evaluator, `yolo_lib.evaluate`, on a real set.
 
 # %%
-from yolo_lib.profile import start
+from yolo_lib.notebook.profile import start
 
 PROFILE = start()
 

@@ -33,7 +33,7 @@
 # the smoke run; README, "Throughput on the H100").
 
 # %%
-from yolo_lib.profile import start
+from yolo_lib.notebook.profile import start
 
 PROFILE = start()
 CFG = PROFILE.train
@@ -241,7 +241,7 @@ print(open(f"{RUN}/results.csv").read())
 # ## Detections on validation images (best weights)
 
 # %%
-from yolo_lib.compiled import eval_function
+from yolo_lib.compilation.functions import eval_function
 from yolo_lib.data.plots import show_boxes
 from yolo_lib.postprocess import non_max_suppression
 from yolo_lib.weights import load_state_dict, read_npz

@@ -26,7 +26,7 @@
 # 6. detect objects in a real photograph: letterbox, run, decode, class-aware NMS, draw.
 
 # %%
-from yolo_lib.profile import start
+from yolo_lib.notebook.profile import start
 
 PROFILE = start()
 
@@ -44,7 +44,8 @@ from yolo_lib.export.report import (
     BOX_TOL_PX, SCORE_TOL, onnx_output, op_histogram, parity_vs_pytensor, summary,
 )
 from yolo_lib.export.yolo import compare_outputs, export_yolo
-from yolo_lib import pretrained, reference, settings
+from yolo_lib import settings
+from yolo_lib.weights import pretrained, reference
 from yolo_lib.paths import data_dir, fixture_path
 
 # %% [markdown]

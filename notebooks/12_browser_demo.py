@@ -24,7 +24,7 @@
 # 4. open the page in a headless Chromium and take a screenshot, when a browser is installed.
 
 # %%
-from yolo_lib.profile import start
+from yolo_lib.notebook.profile import start
 
 PROFILE = start()
 

@@ -23,15 +23,15 @@ What it stores (float32 unless noted):
 With ``--boxes 0`` no targets are drawn and the loss keys are left out.
 
 ``--yolo-lib-seed S`` takes the weights from THIS project's initialiser instead
-(``yolo_lib.reference.seeded_state_dict(S)``: ``build_yolo11(seed=S)`` plus randomised BN), so
+(``yolo_lib.weights.reference.seeded_state_dict(S)``: ``build_yolo11(seed=S)`` plus randomised BN), so
 yolo_lib must be importable next to torch. With ``--compact`` the weights are then not stored
-(``yolo_lib.reference.read`` regenerates them and checks ``meta/state_dict_sha256``), the file is
+(``yolo_lib.weights.reference.read`` regenerates them and checks ``meta/state_dict_sha256``), the file is
 compressed, ``meta/{weights_seed,scale,nc,state_dict_sha256}`` are added and the gradients are
 rounded to 12 significant bits (relative error <= 2.5e-4 per element, about 1e-4 of the norm:
 a tenth of the 1e-3 gradient tolerance; it roughly halves their compressed size). The compact
-reference shipped in ``yolo_lib/reference_data/`` is made with::
+reference shipped in ``yolo_lib/weights/reference_data/`` is made with::
 
-    python scripts/make_reference.py yolo_lib/reference_data/yolo11n_nc2_128.npz \
+    python scripts/make_reference.py yolo_lib/weights/reference_data/yolo11n_nc2_128.npz \
         --imgsz 128 --batch 2 --boxes 4 --seed 0 --yolo-lib-seed 0 --compact
 Without --weights the model is random (``torch.manual_seed(seed)``) and its BN statistics and
 affine parameters are randomised so that eval mode is non-trivial, like the shared fixture.
@@ -89,7 +89,7 @@ def build_model(args, torch):
         return (ckpt.get("ema") or ckpt["model"]).float()
     model = DetectionModel(f"yolo11{args.scale}.yaml", nc=args.nc, verbose=False).float()
     if args.yolo_lib_seed is not None:
-        from yolo_lib.reference import seeded_state_dict
+        from yolo_lib.weights.reference import seeded_state_dict
 
         sd = seeded_state_dict(args.yolo_lib_seed, args.scale, args.nc)
         result = model.load_state_dict({k: torch.from_numpy(v) for k, v in sd.items()}, strict=False)
@@ -153,7 +153,7 @@ def main() -> None:
     initial = {k: v.detach().clone() for k, v in model.state_dict().items()}
     weights = {k: v.cpu().numpy().astype(np.float32) for k, v in initial.items() if not k.endswith("num_batches_tracked")}
     if args.compact:
-        from yolo_lib.reference import state_dict_digest
+        from yolo_lib.weights.reference import state_dict_digest
 
         out.update({"meta/weights_seed": np.int64(args.yolo_lib_seed), "meta/scale": np.str_(args.scale),
                     "meta/nc": np.int64(nc), "meta/state_dict_sha256": np.str_(state_dict_digest(weights))})

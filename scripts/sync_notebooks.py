@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from yolo_lib.notebook_pairs import notebook_pairs, pair_problems, write_ipynb
+from yolo_lib.notebook.pairs import notebook_pairs, pair_problems, write_ipynb
 
 
 def main(argv: list[str]) -> int:

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from yolo_lib import checkpoint_pt
-from yolo_lib.checkpoint_pt import CheckpointError, UnsafeCheckpointError
+from yolo_lib.weights import checkpoint_pt
+from yolo_lib.weights.checkpoint_pt import CheckpointError, UnsafeCheckpointError
 
 DATA = Path(__file__).parent / "data"
 CKPT = DATA / "yolo11_w8_nc80.pt"

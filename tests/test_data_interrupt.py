@@ -116,7 +116,7 @@ def test_sigterm_is_handled_like_sigint_by_handle_interrupts(tmp_path):
     """The reusable context manager on its own: SIGTERM while a non-daemon thread is blocked."""
     script = (
         "import sys, threading, time\n"
-        "from yolo_lib.interrupts import handle_interrupts\n"
+        "from yolo_lib.cli.interrupts import handle_interrupts\n"
         "with handle_interrupts('demo work', 'python demo.py --again') as status:\n"
         "    status.progress = '2 of 5 steps done'\n"
         "    threading.Thread(target=time.sleep, args=(60,)).start()  # a normal exit would wait for it\n"

@@ -1,4 +1,4 @@
-"""Data parallel training (yolo_lib.parallel, Trainer(devices=)): two simulated CPU devices train like one.
+"""Data parallel training (yolo_lib.compilation.parallel, Trainer(devices=)): two simulated CPU devices train like one.
 
 The comparison runs in a subprocess (tests/data_parallel_worker.py) because
 ``XLA_FLAGS=--xla_force_host_platform_device_count=2`` must be set before JAX is imported: the
@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from yolo_lib.parallel import check_batch_divides, data_mesh
+from yolo_lib.compilation.parallel import check_batch_divides, data_mesh
 
 WORKER = Path(__file__).with_name("data_parallel_worker.py")
 GROUPS = ("model", "bn_stat", "momentum", "ema")
@@ -78,7 +78,7 @@ def test_a_mode_reused_for_a_second_function_keeps_its_mesh():
     import pytensor.tensor as pt
     from jax.sharding import NamedSharding
 
-    from yolo_lib import modes
+    from yolo_lib.compilation import modes
 
     mode = modes.training(mesh=data_mesh(), batch_inputs=1)
     x = pt.vector("x", dtype="float32", shape=(4,))

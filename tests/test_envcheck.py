@@ -1,6 +1,6 @@
 import pytest
 
-from yolo_lib.envcheck import Check, check_environment, report
+from yolo_lib.notebook.envcheck import Check, check_environment, report
 
 
 def test_every_requirement_passes_on_this_machine():

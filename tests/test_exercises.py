@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from yolo_lib import exercises as ex
+from yolo_lib.notebook import exercises as ex
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 

@@ -154,7 +154,8 @@ def test_command_line_refuses_bad_arguments(shared, tmp_path):
 
 def test_command_line_takes_the_image_size_of_a_reference_file(tmp_path, capsys):
     """A reference npz at 64x96 (here written from PyTensor itself): exported at 64x96, compared."""
-    from yolo_lib import compiled, weights
+    from yolo_lib import weights
+    from yolo_lib.compilation import functions as compiled
 
     model = build_yolo11("n", nc=3, seed=3)
     images = np.random.default_rng(3).random((1, 3, 64, 96), dtype=np.float32)

@@ -4,7 +4,7 @@ import numpy as np
 import pytensor
 import pytensor.tensor as pt
 
-from yolo_lib.donating_linker import DonatingJAXLinker, donating_jax_mode
+from yolo_lib.compilation.donating_linker import DonatingJAXLinker, donating_jax_mode
 
 
 def make(mode):

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from yolo_lib import parity
-from yolo_lib.compiled import eval_function
+from yolo_lib.compilation.functions import eval_function
 from yolo_lib.model import build_yolo11
 from yolo_lib.geometry import make_anchors
 

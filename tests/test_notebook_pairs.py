@@ -5,7 +5,7 @@ import shutil
 import nbformat
 import pytest
 
-from yolo_lib.notebook_pairs import NOTEBOOK_DIR, SYNC_COMMAND, notebook_pairs, pair_problems, write_ipynb
+from yolo_lib.notebook.pairs import NOTEBOOK_DIR, SYNC_COMMAND, notebook_pairs, pair_problems, write_ipynb
 
 PAIRS = notebook_pairs()
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import yolo_lib  # noqa: F401  (floatX=float32)
-from yolo_lib.conv_shapes import conv_inventory
+from yolo_lib.ops.conv_shapes import conv_inventory
 from yolo_lib.model import build_yolo11
 from yolo_lib.ops import Conv2d
 from yolo_lib.ops.conv_lowering import LOWERINGS, applicable, choose, conv_shape, jax_lowering

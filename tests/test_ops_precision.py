@@ -11,8 +11,8 @@ import pytensor.tensor as pt
 import pytest
 
 import yolo_lib  # noqa: F401  (floatX=float32)
-from yolo_lib import step_cache
-from yolo_lib.donating_linker import donating_jax_mode
+from yolo_lib.compilation import step_cache
+from yolo_lib.compilation.donating_linker import donating_jax_mode
 from yolo_lib.ops import conv2d
 from yolo_lib.ops.precision import PRECISIONS, check_precision
 

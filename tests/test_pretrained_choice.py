@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from yolo_lib import pretrained
-from yolo_lib.checkpoint_pt import read_state_dict
-from yolo_lib.reference import Reference
+from yolo_lib.weights import pretrained
+from yolo_lib.weights.checkpoint_pt import read_state_dict
+from yolo_lib.weights.reference import Reference
 
 ROOT = Path(__file__).resolve().parents[1]
 CKPT = ROOT / "tests" / "data" / "yolo11_w8_nc80.pt"

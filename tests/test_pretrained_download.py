@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from yolo_lib import pretrained
+from yolo_lib.weights import pretrained
 from yolo_lib.data.__main__ import main as cli_main
 from yolo_lib.data.download import DownloadError
 

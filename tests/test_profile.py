@@ -1,6 +1,6 @@
 import pytest
 
-from yolo_lib.profile import FULL, SMOKE, resolve_profile, start
+from yolo_lib.notebook.profile import FULL, SMOKE, resolve_profile, start
 
 
 def test_explicit_profiles(monkeypatch):

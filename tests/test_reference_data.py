@@ -1,4 +1,4 @@
-"""The compact reference shipped in ``yolo_lib/reference_data``: small, weights not stored but
+"""The compact reference shipped in ``yolo_lib/weights/reference_data``: small, weights not stored but
 regenerated (and verified) from our own initialiser, found when ``../shared`` is absent."""
 
 from __future__ import annotations
@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from yolo_lib import paths, reference
+from yolo_lib import paths
+from yolo_lib.weights import reference
 
 
 def test_compact_reference_is_small_and_stores_no_weights():

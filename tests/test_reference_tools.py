@@ -18,7 +18,8 @@ import sys
 import numpy as np
 import pytest
 
-from yolo_lib import compiled, weights
+from yolo_lib import weights
+from yolo_lib.compilation import functions as compiled
 from yolo_lib.paths import REPO_ROOT
 
 SCRIPTS = REPO_ROOT / "scripts"
@@ -102,9 +103,9 @@ def test_converted_checkpoint_gives_ultralytics_output_for_the_selected_classes(
 
 
 def test_compact_reference_regenerates_the_weights_ultralytics_ran(tmp_path, torch_python):
-    """``--yolo-lib-seed --compact`` (how yolo_lib/reference_data is made): no weights stored, and
+    """``--yolo-lib-seed --compact`` (how yolo_lib/weights/reference_data is made): no weights stored, and
     the weights yolo_lib regenerates at load time hash to the ones torch actually ran."""
-    from yolo_lib import reference
+    from yolo_lib.weights import reference
 
     if subprocess.run([torch_python, "-c", "import yolo_lib.model"], capture_output=True, cwd=REPO_ROOT).returncode:
         pytest.skip(f"{torch_python} cannot import yolo_lib (needs the project's dependencies next to torch)")

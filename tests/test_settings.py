@@ -16,7 +16,7 @@ from yolo_lib.paths import REPO_ROOT
 PROBE = """
 import jax, pytensor, pytensor.tensor as pt
 import pytensor.link.jax.dispatch  # PyTensor's JAX dispatch decides JAX's 64-bit mode on import
-from yolo_lib.compiled import MODE
+from yolo_lib.compilation.functions import MODE
 x = pt.matrix("x")
 f = pytensor.function([x], (x * 2).sum(), mode=MODE)
 print(pytensor.config.floatX, jax.config.jax_enable_x64, jax.numpy.zeros(1).dtype, x.dtype,

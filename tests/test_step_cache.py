@@ -8,8 +8,8 @@ import pytensor
 import pytensor.tensor as pt
 
 import yolo_lib  # noqa: F401  (floatX=float32)
-from yolo_lib import step_cache
-from yolo_lib.donating_linker import donating_jax_mode
+from yolo_lib.compilation import step_cache
+from yolo_lib.compilation.donating_linker import donating_jax_mode
 
 
 def _graph():
@@ -78,7 +78,7 @@ def test_a_mesh_program_is_cached_under_its_own_key(tmp_path, monkeypatch):
     computes what the plain program computes."""
     from jax.sharding import NamedSharding
 
-    from yolo_lib.parallel import data_mesh
+    from yolo_lib.compilation.parallel import data_mesh
 
     monkeypatch.setenv("YOLO_DATA_DIR", str(tmp_path))
     x = np.linspace(-1, 1, 8, dtype=np.float32).reshape(4, 2)

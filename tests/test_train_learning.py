@@ -17,7 +17,7 @@ import pytest
 import yolo_lib  # noqa: F401
 from yolo_lib.data import BatchLoader
 from yolo_lib.model import build_yolo11
-from yolo_lib.profile import configure_pytensor, resolve_profile
+from yolo_lib.notebook.profile import configure_pytensor, resolve_profile
 from yolo_lib.train import synthetic_source
 from yolo_lib.train.config import SMOKE, SMOKE_MIN_MAP50
 from yolo_lib.train.ema import EMA

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import yolo_lib  # noqa: F401
-from yolo_lib.profile import configure_pytensor
+from yolo_lib.notebook.profile import configure_pytensor
 from yolo_lib.train import SMOKE, Trainer, TrainingInterrupted, synthetic_source
 
 #: Shapes shared by every compiled-step test (one XLA compilation, reused through JAX's cache).

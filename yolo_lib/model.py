@@ -20,7 +20,7 @@ API (used by the loss, training and ONNX modules)
     (H, W multiples of 32) returns a :class:`ForwardResult`. B, H, W may be unknown in the
     symbolic graph, but JAX compilation needs them static (and PyTensor's rewriting of
     shape-unknown graphs is very slow): give ``x`` a static shape, as
-    :mod:`yolo_lib.compiled` does, one compiled function per input shape.
+    :mod:`yolo_lib.compilation.functions` does, one compiled function per input shape.
 
     - ``out.layers``  : list of the 23 top-level layer outputs (fixture keys layer00..layer22);
     - ``out.box``     : [P3, P4, P5] raw box-distribution logits (B, 64, H/s, W/s),
@@ -41,8 +41,8 @@ The eval graph contains only :mod:`yolo_lib.ops` Ops (Conv2d, BatchNormEval, Max
 UpsampleNearest), plain elementwise ops (SiLU = x*sigmoid(x)), Reshape/DimShuffle/Join/
 Subtensor, Matmul and Softmax (the DFL softmax on the last axis).
 
-Compiled functions: :func:`yolo_lib.compiled.eval_function`, ``train_forward_function`` and
-``block_function`` (one block alone); ``yolo_lib.compiled.MODE`` is the compile mode to use
+Compiled functions: :func:`yolo_lib.compilation.functions.eval_function`, ``train_forward_function`` and
+``block_function`` (one block alone); ``yolo_lib.compilation.functions.MODE`` is the compile mode to use
 for any function over the model (JAX linker, fast_compile + jax rewrites).
 Weights: :mod:`yolo_lib.weights` (Ultralytics state dicts in and out).
 """

@@ -19,7 +19,7 @@ def shared_dir() -> Path | None:
 
     Looked up as ``$YOLO_SHARED_DIR``, then ``<repo>/../shared``, then ``<repo>/shared``.
     ``YOLO_SHARED_DIR=none`` hides every shared folder: the project then behaves like a fresh
-    clone (the tests and notebooks use the compact reference of :mod:`yolo_lib.reference`).
+    clone (the tests and notebooks use the compact reference of :mod:`yolo_lib.weights.reference`).
     """
     if settings.shared_dir_hidden():
         return None

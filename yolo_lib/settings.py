@@ -26,7 +26,7 @@ from pathlib import Path
 
 #: The variables, their defaults and what they do (docs/environment.md shows the same table).
 VARIABLES: dict[str, str] = {
-    "YOLO_PROFILE": "smoke | full; default full on a GPU, else smoke (yolo_lib.profile)",
+    "YOLO_PROFILE": "smoke | full; default full on a GPU, else smoke (yolo_lib.notebook.profile)",
     "YOLO_DATA_DIR": "datasets, caches, runs; default <repo>/data",
     "YOLO_SHARED_DIR": "the shared folder with fixtures/ and the COCO sample; default ../shared or ./shared; "
                        "none hides it (behave like a fresh clone)",

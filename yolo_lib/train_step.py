@@ -3,7 +3,7 @@
 ``step = TrainStep(model, batch_size=8, image_hw=(320, 320), max_boxes=32)`` builds the graph and
 compiles it once (JAX; parameters, momentum buffers and BN running statistics are donated, so
 updated in place on the device). The compiled program is kept across processes by
-:func:`yolo_lib.step_cache.cached_function` (a later process skips graph building, rewriting and,
+:func:`yolo_lib.compilation.step_cache.cached_function` (a later process skips graph building, rewriting and,
 through JAX's persistent cache, XLA compilation). Then per batch::
 
     out = step(images, targets, lr=0.01)   # images (B, 3, H, W) float32 in [0, 1]
@@ -19,11 +19,11 @@ accumulation are not part of this step: this is the parity/benchmark step (it ca
 gradients); training uses :class:`yolo_lib.train.step.TrainingStep`, which shares its optimizer
 pieces (:mod:`yolo_lib.train.optimizer`).
 
-Data parallel: ``TrainStep(..., mesh=data_mesh())`` (:mod:`yolo_lib.parallel`) splits the batch
+Data parallel: ``TrainStep(..., mesh=data_mesh())`` (:mod:`yolo_lib.compilation.parallel`) splits the batch
 (images and targets) over the mesh's devices and replicates parameters, momentum buffers and BN
 statistics; gradients and BN statistics are those of the whole batch, so the result matches one
 device up to float rounding. ``batch_size`` must divide by the number of devices. The program is
-kept by the step cache like the one-device one (:mod:`yolo_lib.step_cache`, data parallel).
+kept by the step cache like the one-device one (:mod:`yolo_lib.compilation.step_cache`, data parallel).
 """
 
 from __future__ import annotations
@@ -34,14 +34,14 @@ import numpy as np
 import pytensor
 import pytensor.tensor as pt
 
-from yolo_lib import modes
+from yolo_lib.compilation import modes
 from yolo_lib.loss import DenseTargets, detection_loss, target_variables
-from yolo_lib.parallel import check_batch_divides
-from yolo_lib.step_cache import cached_function
+from yolo_lib.compilation.parallel import check_batch_divides
+from yolo_lib.compilation.step_cache import cached_function
 from yolo_lib.train.optimizer import clip_by_global_norm, param_group
 
 
-#: Graph rewrites for the compiled step (the reason: :data:`yolo_lib.modes.REWRITES`).
+#: Graph rewrites for the compiled step (the reason: :data:`yolo_lib.compilation.modes.REWRITES`).
 STEP_REWRITES = modes.REWRITES
 
 

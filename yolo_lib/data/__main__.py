@@ -24,8 +24,8 @@ from yolo_lib.data.cache import CacheMismatchError
 from yolo_lib.data.coco_subset import DEFAULT_CLASSES
 from yolo_lib.data.download import DownloadError
 from yolo_lib.data.synthetic import SyntheticSpec, write_synthetic
-from yolo_lib.interrupts import handle_interrupts
-from yolo_lib.pretrained import download_weights
+from yolo_lib.cli.interrupts import handle_interrupts
+from yolo_lib.weights.pretrained import download_weights
 
 
 def parser() -> argparse.ArgumentParser:

@@ -111,7 +111,7 @@ def open_dataset(
 
 
 def dataset_for_profile(profile, split: str = "train", progress: bool = True) -> CachedDataset:
-    """The dataset a notebook or the main job uses for a :class:`yolo_lib.profile.Profile`.
+    """The dataset a notebook or the main job uses for a :class:`yolo_lib.notebook.profile.Profile`.
 
     ``full``: the COCO person/cell-phone subset when it has been built (``python -m
     yolo_lib.data build``), else the synthetic set; ``smoke``: the synthetic set. A synthetic set

@@ -29,7 +29,7 @@ import numpy as np
 from PIL import Image
 from tqdm.auto import tqdm
 
-from yolo_lib.data.atomic import build_folder_atomically
+from yolo_lib.files import build_folder_atomically
 from yolo_lib.data.coco_subset import DEFAULT_CLASSES, image_labels, load_annotations, resolve_categories
 from yolo_lib.data.letterbox import boxes_to_letterbox, letterbox_params, paste_letterboxed
 
@@ -176,7 +176,7 @@ def build_cache(
 
     Images are read from ``image_dir/<file_name>`` in ``workers`` threads (Pillow releases the
     GIL while decoding). The folder is written beside ``cache_dir`` and moved into place when
-    complete (:mod:`yolo_lib.data.atomic`): an interruption (Ctrl-C cancels the pending decodes
+    complete (:mod:`yolo_lib.files`): an interruption (Ctrl-C cancels the pending decodes
     without waiting) leaves nothing behind, and processes building the same cache at once never
     read each other's half-written files. Unreadable, corrupt or mis-sized images are skipped and
     listed in ``meta["skipped"]`` with their reason.

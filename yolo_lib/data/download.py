@@ -15,7 +15,7 @@ retried (``retries`` times), then reported in the summary; it never lands under 
 Every network read waits at most ``timeout`` seconds; a server that stops sending fails that
 request with a message naming the host. Ctrl-C (KeyboardInterrupt) during :func:`fetch_images`
 cancels the pending files, deletes the ``.part`` files of those in flight and re-raises at once,
-without waiting for the worker threads (see :mod:`yolo_lib.interrupts` for the exit).
+without waiting for the worker threads (see :mod:`yolo_lib.cli.interrupts` for the exit).
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 from tqdm.auto import tqdm
 
-from yolo_lib.data.atomic import build_folder_atomically
+from yolo_lib.files import build_folder_atomically
 
 CATEGORIES = [
     {"id": 1, "name": "person", "supercategory": "person"},
@@ -162,7 +162,7 @@ def write_synthetic(root: str | Path, spec: SyntheticSpec = SyntheticSpec(), pro
 
 def ensure_synthetic(root: str | Path, spec: SyntheticSpec | None = None, progress: bool = True) -> Path:
     """Generate the synthetic set under ``root`` unless it is there already (atomically: see
-    :mod:`yolo_lib.data.atomic`).
+    :mod:`yolo_lib.files`).
 
     With ``spec=None`` any complete set in ``root`` is used (the default spec is generated when
     there is none); with a spec, a set written with another spec is regenerated.

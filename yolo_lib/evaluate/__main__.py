@@ -3,7 +3,7 @@
 Prints the summary of :meth:`yolo_lib.evaluate.Evaluator.evaluate` (``mAP50_95``, ``mAP50``,
 ``per_class``, ``images``, ``seconds``, ``engine``, ...) on stdout; notes and errors go to stderr as one
 line each; exit status 0 on success, 1 on bad input, 130 on Ctrl-C or SIGTERM (one line, see
-:mod:`yolo_lib.interrupts`). With ``--out DIR`` it also
+:mod:`yolo_lib.cli.interrupts`). With ``--out DIR`` it also
 writes ``predictions.json`` (COCO results) and the pictures of :mod:`yolo_lib.evaluate.pictures`.
 
 Class names: those stored in the weights (``meta/names``), else ``--classes``; ``--classes``
@@ -23,7 +23,7 @@ from pathlib import Path
 from yolo_lib.evaluate.classes import EvaluationError
 from yolo_lib.evaluate.coco_metrics import SCORERS
 from yolo_lib.evaluate.evaluator import ENGINES
-from yolo_lib.interrupts import handle_interrupts
+from yolo_lib.cli.interrupts import handle_interrupts
 
 
 def parse_args(argv=None) -> argparse.Namespace:

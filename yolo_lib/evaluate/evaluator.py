@@ -177,7 +177,7 @@ class Evaluator:
         ``engine`` says which ran; ``seconds`` includes the compile or export when one happened.
         ``"auto"``: onnxruntime on a CPU, JAX on a GPU (:func:`resolve_engine`).
         """
-        from yolo_lib.compiled import eval_function
+        from yolo_lib.compilation.functions import eval_function
 
         engine = resolve_engine(engine)
         if model.nc != len(self.classes.names):

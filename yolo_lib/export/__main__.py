@@ -6,7 +6,7 @@ runs ``onnx.checker`` (full check) and prints a JSON summary: opset, node count 
 file size and parity figures (onnxruntime vs PyTensor's own evaluation; vs the reference's
 ``eval/inference_out`` when the npz carries one). The image size defaults to that of the
 reference's ``input/img``, else 320. Exit status 1 when a parity check fails; Ctrl-C (or SIGTERM)
-stops at once with status 130 and the command to run again (see :mod:`yolo_lib.interrupts`).
+stops at once with status 130 and the command to run again (see :mod:`yolo_lib.cli.interrupts`).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 
-from yolo_lib.interrupts import handle_interrupts
+from yolo_lib.cli.interrupts import handle_interrupts
 
 
 def parse_args(argv=None) -> argparse.Namespace:

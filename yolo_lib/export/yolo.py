@@ -19,7 +19,7 @@ import pytensor
 import pytensor.tensor as pt
 
 import yolo_lib
-from yolo_lib import modes
+from yolo_lib.compilation import modes
 from yolo_lib.export import export_graph
 
 INPUT_NAME, OUTPUT_NAME = "images", "output0"

@@ -14,7 +14,7 @@ import pytensor
 import pytensor.tensor as pt
 
 from yolo_lib.geometry import REG_MAX, grid_shapes
-from yolo_lib.modes import LOSS_INSPECTION as LOSS_INSPECTION_MODE
+from yolo_lib.compilation.modes import LOSS_INSPECTION as LOSS_INSPECTION_MODE
 from .detection_loss import detection_loss, target_variables
 from .targets import DenseTargets
 

@@ -26,7 +26,7 @@ A precision is chosen when a program is traced, not per call::
     with tracing_precision("bfloat16"):
         exported = jax.export.export(jax.jit(jax_funcify(fgraph)))(*specs)
 
-:func:`yolo_lib.step_cache.cached_function` does this (its ``precision`` argument, part of the
+:func:`yolo_lib.compilation.step_cache.cached_function` does this (its ``precision`` argument, part of the
 cache key); the conv lowering (:func:`yolo_lib.ops.conv_lowering.jax_lowering`) asks
 :func:`conv_dtype` while the program is built. The numbers above are rounding facts, not speed
 claims: which precision is fastest is measured (docs/benchmarks.md).

@@ -8,7 +8,7 @@ from typing import Mapping
 import numpy as np
 
 from yolo_lib import weights
-from yolo_lib.compiled import eval_function, train_forward_function
+from yolo_lib.compilation.functions import eval_function, train_forward_function
 
 
 class ParityCase:
@@ -63,7 +63,7 @@ class ParityCase:
 
 
 def read_reference(path: str | Path) -> dict[str, np.ndarray]:
-    """All arrays of a reference ``.npz`` (a compact one's weights regenerated, see :mod:`yolo_lib.reference`)."""
-    from yolo_lib.reference import read
+    """All arrays of a reference ``.npz`` (a compact one's weights regenerated, see :mod:`yolo_lib.weights.reference`)."""
+    from yolo_lib.weights.reference import read
 
     return dict(read(path))

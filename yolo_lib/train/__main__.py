@@ -84,7 +84,7 @@ def build_source(args, cfg):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    from yolo_lib.interrupts import EXIT_INTERRUPTED, handle_interrupts
+    from yolo_lib.cli.interrupts import EXIT_INTERRUPTED, handle_interrupts
     from yolo_lib.train.checkpoint import CheckpointError
     from yolo_lib.train.data import DataError
     from yolo_lib.train.loop import NonFiniteLossError, Trainer, TrainingInterrupted

@@ -20,7 +20,7 @@ last finished epoch; Ctrl-C finishes the current iteration, saves the mid-epoch 
 :class:`TrainingInterrupted` (the resume continues from that batch).
 
 Data parallel: ``Trainer(..., devices=n)`` splits each batch over ``n`` devices
-(:mod:`yolo_lib.parallel`; default all devices of JAX's default backend, 1 = no mesh). It is a
+(:mod:`yolo_lib.compilation.parallel`; default all devices of JAX's default backend, 1 = no mesh). It is a
 property of the machine, not of the recipe: not in :class:`TrainConfig`, and a resume may use
 another count. Checkpoints hold plain numpy arrays whatever the count.
 """
@@ -141,7 +141,7 @@ class Trainer:
     def build(self) -> None:
         """Open the data, build the model, optimizer, EMA and compiled step (compiles)."""
         cfg = self.cfg
-        from yolo_lib.parallel import data_mesh
+        from yolo_lib.compilation.parallel import data_mesh
         from yolo_lib.train.step import TrainingStep
 
         self.train_set = self.source.open("train", cfg.imgsz, self.progress)
@@ -228,7 +228,7 @@ class Trainer:
         return f"python -m yolo_lib.train --resume {self.out}"
 
     def interrupt_note(self) -> str:
-        """What an interruption keeps (for the one-line message of :mod:`yolo_lib.interrupts`)."""
+        """What an interruption keeps (for the one-line message of :mod:`yolo_lib.cli.interrupts`)."""
         if self.saved_on_interrupt:
             return f"saved at epoch {self.epoch + 1}, batch {self.batch_in_epoch}"
         if (self.out / "weights" / CHECKPOINT).exists():

@@ -16,7 +16,7 @@ reads (and resets) the accumulated loss items every N iterations; :meth:`first_b
 names the first iteration whose loss was not finite. :meth:`put` starts the host-to-device copy
 of a batch, so the loop transfers the next batch while the current step runs.
 
-The compiled program is kept across processes by :func:`yolo_lib.step_cache.cached_function`
+The compiled program is kept across processes by :func:`yolo_lib.compilation.step_cache.cached_function`
 (keyed by the shapes, loss gains, optimizer constants, the number of devices and yolo_lib's
 source): a resumed run, a notebook after a restart or CI loads it in a second instead of
 rebuilding and rewriting the graph.
@@ -25,7 +25,7 @@ Precision: ``TrainingStep(..., precision="bfloat16")`` computes the convolutions
 operands (weights, BN, loss and optimizer stay float32); ``"tf32"`` (default) is JAX's default
 arithmetic, ``"float32"`` full float32 products (:mod:`yolo_lib.ops.precision`).
 
-Data parallel: ``TrainingStep(..., mesh=data_mesh(n))`` (:mod:`yolo_lib.parallel`) splits the four
+Data parallel: ``TrainingStep(..., mesh=data_mesh(n))`` (:mod:`yolo_lib.compilation.parallel`) splits the four
 batch inputs over the mesh's devices (:meth:`put` places them so) and replicates all state;
 gradients and BN statistics are those of the whole batch, so the weights follow one device's up
 to float rounding. ``batch`` must divide by the number of devices. Shared variables then hold
@@ -38,13 +38,13 @@ import numpy as np
 import pytensor
 import pytensor.tensor as pt
 
-from yolo_lib import modes
-from yolo_lib.compiled import check_float32, enable_jax_cache
+from yolo_lib.compilation import modes
+from yolo_lib.compilation.functions import check_float32, enable_jax_cache
 from yolo_lib.loss import detection_loss
 from yolo_lib.loss.detection_loss import LossGains
 from yolo_lib.ops.precision import DEFAULT as DEFAULT_PRECISION
-from yolo_lib.parallel import batch_sharding, check_batch_divides
-from yolo_lib.step_cache import cached_function
+from yolo_lib.compilation.parallel import batch_sharding, check_batch_divides
+from yolo_lib.compilation.step_cache import cached_function
 from yolo_lib.train.ema import EMA
 from yolo_lib.train.optimizer import SGD
 from yolo_lib.train.schedule import IterationSettings

@@ -2,7 +2,7 @@
 
 ``mesh = data_mesh()`` makes a one-dimensional device mesh (axis ``"data"``) over all of
 ``jax.devices()`` (or the first ``n_devices``). A step compiled with that mesh (see
-:class:`yolo_lib.donating_linker.DonatingJAXLinker`) splits its batch inputs along dim 0 over the
+:class:`yolo_lib.compilation.donating_linker.DonatingJAXLinker`) splits its batch inputs along dim 0 over the
 mesh and replicates everything else (parameters, optimizer state, BN statistics, scalars); XLA
 (GSPMD) inserts the all-reduces, so gradients and batch-norm statistics are those of the global
 batch and every device holds identical weights. Updated shared variables stay on the mesh as

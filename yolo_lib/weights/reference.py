@@ -3,7 +3,7 @@ compact one shipped in this repository so that a fresh clone runs every comparis
 
 * ``shared/fixtures/yolo11n_nc2_320.npz`` (CI and the developers' machines; see
   :mod:`yolo_lib.paths`): YOLO11n, nc=2, batch 2 at 320x320, weights stored.
-* ``yolo_lib/reference_data/yolo11n_nc2_128.npz`` (always present): the same keys at 128x128,
+* ``yolo_lib/weights/reference_data/yolo11n_nc2_128.npz`` (always present): the same keys at 128x128,
   batch 2, written by ``scripts/make_reference.py --yolo-lib-seed 0 --compact``. Its weights
   are NOT stored: they come from this project's own initialiser (:func:`seeded_state_dict`)
   and are regenerated here at load time; a SHA-256 of them, stored in the file, proves that
@@ -25,7 +25,7 @@ from yolo_lib import settings
 from yolo_lib.paths import REPO_ROOT, fixture_path
 
 FULL_NAME = "yolo11n_nc2_320.npz"
-COMPACT_PATH = REPO_ROOT / "yolo_lib" / "reference_data" / "yolo11n_nc2_128.npz"
+COMPACT_PATH = REPO_ROOT / "yolo_lib" / "weights" / "reference_data" / "yolo11n_nc2_128.npz"
 META = "meta/"
 STATE_PREFIX = "state_dict/"
 

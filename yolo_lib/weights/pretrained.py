@@ -1,5 +1,5 @@
 """The official COCO-trained ``yolo11n.pt``: download it once (SHA-256 verified), find it, load it
-without torch (:mod:`yolo_lib.checkpoint_pt`).
+without torch (:mod:`yolo_lib.weights.checkpoint_pt`).
 
     python -m yolo_lib.data download-weights      # -> <data_dir>/yolo11n.pt
 
@@ -93,7 +93,7 @@ def find_weights() -> Path | None:
 def load_state_dict(class_ids: Sequence[int] | None = WORKSHOP_CLASSES, verbose: bool = True) -> dict[str, np.ndarray] | None:
     """The official weights as a state dict (class rows ``class_ids``: person, cell phone by
     default; None keeps all 80), or None -- saying so when ``verbose`` -- when not downloaded."""
-    from yolo_lib.checkpoint_pt import read_state_dict
+    from yolo_lib.weights.checkpoint_pt import read_state_dict
 
     path = find_weights()
     if path is None:
@@ -111,7 +111,7 @@ def workshop_state_dict(path: str | Path, class_ids: Sequence[int] = WORKSHOP_CL
     """State dict of a ``.npz`` (yolo_lib / fixture layout) or ``.pt`` (Ultralytics) file; an
     80-class COCO checkpoint keeps only ``class_ids`` (person, cell phone), other class counts
     are returned as they are."""
-    from yolo_lib.checkpoint_pt import read_state_dict, select_classes
+    from yolo_lib.weights.checkpoint_pt import read_state_dict, select_classes
     from yolo_lib.weights import read_npz
 
     path = Path(path)
@@ -148,21 +148,21 @@ def choose_weights(ref=None, path: str | Path | None = None, class_ids: Sequence
     """Weights for the notebooks' pictures, in this order: ``path`` if given (a trained ``.npz``
     or ``.pt``, see :func:`workshop_state_dict`), else the downloaded official ``yolo11n.pt``
     (classes ``class_ids``: person, cell phone), else the reference's untrained weights (``ref``:
-    a :class:`yolo_lib.reference.Reference`; default :func:`yolo_lib.reference.load`). Prints
+    a :class:`yolo_lib.weights.reference.Reference`; default :func:`yolo_lib.weights.reference.load`). Prints
     one line saying which (and, on the fallback, how to get the real ones) when ``verbose``."""
     official = None if path else find_weights()
     if path:
         chosen = ChosenWeights(workshop_state_dict(path, class_ids), True, Path(path).name,
                                f"weights: {path} (given by WEIGHTS / $YOLO_WEIGHTS)")
     elif official is not None:
-        from yolo_lib.checkpoint_pt import read_state_dict
+        from yolo_lib.weights.checkpoint_pt import read_state_dict
 
         kept = "all 80 classes" if class_ids is None else f"COCO classes {list(class_ids)} kept"
         chosen = ChosenWeights(read_state_dict(official, class_ids), True, "pretrained yolo11n.pt",
                                f"weights: the pretrained yolo11n.pt (official COCO weights, {kept}) from {official}")
     else:
         if ref is None:
-            from yolo_lib import reference
+            from yolo_lib.weights import reference
 
             ref = reference.load()
         chosen = ChosenWeights(ref.state_dict(), False, "reference's random init (untrained)",

@@ -7,7 +7,7 @@ the rewritten JAX program of a compiled function as a serialized ``jax.export`` 
 which shared variable feeds each argument and which output updates it) in
 ``<data dir>/step_cache/<key>.{bin,json}``. A later process (a notebook after a kernel restart,
 CI) loads it instead of building and rewriting, and XLA's own compilation comes from JAX's
-persistent cache (:func:`yolo_lib.compiled.enable_jax_cache`), whose key is the exported
+persistent cache (:func:`yolo_lib.compilation.functions.enable_jax_cache`), whose key is the exported
 program's bytes and hence the same in every process.
 
 Usage (what a training step calls; :class:`yolo_lib.train_step.TrainStep` does this)::
@@ -28,7 +28,7 @@ arithmetic of the convolutions in the program: the graph is traced in it, and it
 Set ``YOLO_STEP_CACHE=0`` to always rebuild (the function is still run through the exported
 program, so both paths execute the same code).
 
-Data parallel: when ``mode`` is :func:`yolo_lib.modes.training` with a ``mesh``, the program is
+Data parallel: when ``mode`` is :func:`yolo_lib.compilation.modes.training` with a ``mesh``, the program is
 exported with its shardings (the first ``batch_inputs`` user inputs split over the mesh's
 ``"data"`` axis, everything else and every output replicated; ``jax.export`` keeps them in the
 module) and the number of devices joins the key. A later process calls it on a mesh of its own
@@ -48,7 +48,7 @@ import pytensor
 from pytensor.compile.sharedvalue import SharedVariable
 
 from yolo_lib import settings
-from yolo_lib.compiled import enable_jax_cache
+from yolo_lib.compilation.functions import enable_jax_cache
 from yolo_lib.ops.precision import DEFAULT as DEFAULT_PRECISION
 from yolo_lib.ops.precision import check_precision, tracing_precision
 from yolo_lib.paths import data_dir
@@ -63,7 +63,7 @@ def source_fingerprint() -> str:
     import jaxlib
 
     h = hashlib.sha256()
-    root = Path(__file__).resolve().parent
+    root = Path(__file__).resolve().parent.parent  # the yolo_lib package
     for path in sorted(root.rglob("*.py")):
         h.update(str(path.relative_to(root)).encode())
         h.update(path.read_bytes())
@@ -92,7 +92,7 @@ class ExportedFunction:
     def __init__(self, exported, sources, updates, n_outputs, shared: dict[str, SharedVariable], mesh=None):
         import jax
 
-        from yolo_lib.parallel import mesh_size
+        from yolo_lib.compilation.parallel import mesh_size
 
         if exported.nr_devices != mesh_size(mesh):
             raise ValueError(f"the cached program runs on {exported.nr_devices} device(s), "
@@ -176,7 +176,7 @@ def _export(maker, shared: dict[str, SharedVariable], mesh=None, batch_inputs: i
         raise ValueError("cached functions need static input shapes")
     shardings = {}
     if mesh is not None:
-        from yolo_lib.parallel import batch_sharding, replicated
+        from yolo_lib.compilation.parallel import batch_sharding, replicated
 
         shardings = {"in_shardings": tuple(batch_sharding(mesh) if kind == "input" and v < batch_inputs
                                            else replicated(mesh) for kind, v in sources),
@@ -195,7 +195,7 @@ def cached_function(key, build, shared: dict[str, SharedVariable], mode,
     import jax
     from pytensor.compile.mode import get_mode
 
-    from yolo_lib.parallel import mesh_size
+    from yolo_lib.compilation.parallel import mesh_size
 
     enable_jax_cache()
     linker = get_mode(mode).linker

@@ -111,7 +111,7 @@ def _bn_case():
     import pytensor
     import pytensor.tensor as pt
 
-    from yolo_lib.compiled import MODE
+    from yolo_lib.compilation.functions import MODE
     from yolo_lib.ops import batch_norm_train
 
     rng = np.random.default_rng(1)
@@ -174,7 +174,7 @@ def _jax_conv_cases():
     """(x, w, stride, padding, groups, Conv2d output) for two cases, computed once."""
     import pytensor
 
-    from yolo_lib.compiled import MODE
+    from yolo_lib.compilation.functions import MODE
     from yolo_lib.ops import conv2d
 
     rng = np.random.default_rng(2)
@@ -219,7 +219,7 @@ def _seeded(block, seed: int):
 @lru_cache(maxsize=None)
 def _block_case(kind: str):
     """(block with random weights, input, yolo_lib's output) for "c3k2" or "attention", once."""
-    from yolo_lib.compiled import block_function
+    from yolo_lib.compilation.functions import block_function
     from yolo_lib.nn import C3k2, Attention
 
     if kind == "c3k2":
@@ -232,7 +232,7 @@ def _block_case(kind: str):
 
 
 def _block_check(what: str, kind: str, fn) -> Result:
-    from yolo_lib.compiled import block_function
+    from yolo_lib.compilation.functions import block_function
 
     block, x, want = _block_case(kind)
     try:
@@ -263,7 +263,7 @@ def _dfl_case():
     import pytensor
     import pytensor.tensor as pt
 
-    from yolo_lib.compiled import MODE
+    from yolo_lib.compilation.functions import MODE
     from yolo_lib.geometry import dfl_distances, make_anchors
     from yolo_lib.nn import dist2bbox_xywh
 
@@ -324,7 +324,7 @@ def _ciou_case():
     """40 box pairs and yolo_lib's CIoU of each, computed once."""
     import pytensor
 
-    from yolo_lib.compiled import MODE
+    from yolo_lib.compilation.functions import MODE
     from yolo_lib.loss.boxes import ciou
 
     b1, b2 = _box_pairs()
@@ -347,7 +347,7 @@ def _alignment_case():
     import pytensor
     import pytensor.tensor as pt
 
-    from yolo_lib.compiled import MODE
+    from yolo_lib.compilation.functions import MODE
     from yolo_lib.loss.assigner import assign, candidates_in_gts
     from yolo_lib.loss.boxes import ciou
 

@@ -21,7 +21,7 @@ allows; ``tests/test_loss_donating_linker.py`` fails if they change):
   (overridden here so the fresh one keeps the mesh).
 
 Data parallel: ``donating_jax_mode(..., mesh=data_mesh(), batch_inputs=k)`` (see
-:mod:`yolo_lib.parallel`) also passes ``in_shardings``/``out_shardings`` to ``jax.jit``: the first
+:mod:`yolo_lib.compilation.parallel`) also passes ``in_shardings``/``out_shardings`` to ``jax.jit``: the first
 ``k`` inputs of the function are split along dim 0 over the mesh's ``"data"`` axis, every other
 input and every output is replicated. The sharding must be given to ``jax.jit`` itself because
 PyTensor hands function inputs over as numpy arrays.
@@ -37,7 +37,7 @@ from pytensor.link.jax.linker import JAXLinker
 class DonatingJAXLinker(JAXLinker):
     """:class:`JAXLinker` whose ``jax.jit`` donates the inputs that the function updates.
 
-    With ``mesh`` (a :func:`yolo_lib.parallel.data_mesh`), the first ``batch_inputs`` inputs are
+    With ``mesh`` (a :func:`yolo_lib.compilation.parallel.data_mesh`), the first ``batch_inputs`` inputs are
     split over the mesh and everything else is replicated (module docstring).
     """
 
@@ -58,7 +58,7 @@ class DonatingJAXLinker(JAXLinker):
         inputs are not arguments of the traced function and get no sharding."""
         if self.mesh is None:
             return {}
-        from yolo_lib.parallel import input_shardings, replicated
+        from yolo_lib.compilation.parallel import input_shardings, replicated
 
         n_traced = len(self.fgraph.inputs) - len(self.scalar_shape_inputs)
         return {"in_shardings": input_shardings(self.mesh, n_traced, self.batch_inputs),

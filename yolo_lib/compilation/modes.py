@@ -9,7 +9,7 @@ from pytensor.compile.mode import Mode
 from pytensor.graph.rewriting.db import RewriteDatabaseQuery
 from pytensor.link.jax.linker import JAXLinker
 
-from yolo_lib.donating_linker import donating_jax_mode
+from yolo_lib.compilation.donating_linker import donating_jax_mode
 
 #: Rewrites of the model and training functions. XLA fuses elementwise ops and simplifies on its
 #: own, so PyTensor's ``fast_compile`` set (plus the rewrites JAX needs) suffices: measured on the
@@ -29,7 +29,7 @@ LOSS_INSPECTION = "JAX"
 def training(mesh=None, batch_inputs: int = 0) -> Mode:
     """The training step: :data:`REWRITES` with the donating JAX linker, so parameter, momentum and
     BN buffers are updated in place (no second copy of the weights per step). With a ``mesh``
-    (:func:`yolo_lib.parallel.data_mesh`) the first ``batch_inputs`` inputs are split over its
+    (:func:`yolo_lib.compilation.parallel.data_mesh`) the first ``batch_inputs`` inputs are split over its
     devices and everything else is replicated (data parallel)."""
     return donating_jax_mode(include=REWRITES, mesh=mesh, batch_inputs=batch_inputs)
 

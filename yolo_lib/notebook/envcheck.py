@@ -103,7 +103,7 @@ def _check_onnxruntime() -> Check:
 def _check_reference() -> Check:
     """The Ultralytics reference behind the parity checks: the shared fixture, else the compact
     one shipped with the repository; under CI the shared fixture is required."""
-    from yolo_lib.reference import COMPACT_PATH, FULL_NAME
+    from yolo_lib.weights.reference import COMPACT_PATH, FULL_NAME
 
     full = fixture_path(FULL_NAME)
     if full is not None:

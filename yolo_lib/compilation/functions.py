@@ -25,11 +25,12 @@ from __future__ import annotations
 import numpy as np
 import pytensor
 import pytensor.tensor as pt
-from yolo_lib import modes, settings
+from yolo_lib import settings
+from yolo_lib.compilation import modes
 from yolo_lib.model import YOLO11
 from yolo_lib.paths import data_dir
 
-#: The mode of every compiled model function (see :mod:`yolo_lib.modes`).
+#: The mode of every compiled model function (see :mod:`yolo_lib.compilation.modes`).
 MODE = modes.MODEL
 
 

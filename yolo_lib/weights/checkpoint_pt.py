@@ -16,7 +16,8 @@ inert stand-in:
 Any other global (``os.system``, ``builtins.eval``, ``subprocess.Popen``, an unknown class ...)
 raises :class:`UnsafeCheckpointError` naming it, before anything is called.
 
-    from yolo_lib import checkpoint_pt, weights
+    from yolo_lib import weights
+    from yolo_lib.weights import checkpoint_pt
     sd = checkpoint_pt.read_state_dict("data/yolo11n.pt", class_ids=[0, 67])  # person, cell phone
     model = weights.model_from_state_dict(sd)                                  # nc=2 YOLO11n
 """

@@ -1,0 +1,6 @@
+"""What the ``python -m yolo_lib.<package>`` commands share.
+
+* :mod:`~yolo_lib.cli.interrupts`: Ctrl-C / SIGTERM print one line with the resume command, exit 130.
+
+This package file imports nothing: import the module you need.
+"""
