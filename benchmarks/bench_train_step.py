@@ -1,7 +1,8 @@
 """Benchmark: compile time and step time of the compiled YOLO11n training step.
 
-Ours (:class:`yolo_lib.train_step.TrainStep`: PyTensor graph with PyTensor's symbolic gradient,
-JAX backend, donating linker) side by side, in the same run and on the same batch, with a
+Ours (:class:`yolo_lib.train.step.TrainingStep`, the Trainer's step with the reference tensors'
+input format and no EMA: PyTensor graph with PyTensor's symbolic gradient, JAX backend, donating
+linker) side by side, in the same run and on the same batch, with a
 pure-JAX step made from the same forward + loss graph (PyTensor's ``jax_funcify``) differentiated
 by ``jax.value_and_grad`` and jitted with donated parameters
 (:class:`JaxReferenceStep` in benchmarks/jax_reference_step.py).
@@ -37,8 +38,9 @@ from yolo_lib.compilation import modes
 from yolo_lib.loss import from_image_lists
 from yolo_lib.model import build_yolo11
 from yolo_lib.nn import ForwardContext
-from yolo_lib.train.optimizer import clip_by_global_norm
-from yolo_lib.train_step import SGDConfig, TrainStep, sgd_updates
+from yolo_lib.train.config import TrainConfig
+from yolo_lib.train.optimizer import SGD
+from yolo_lib.train.step import TrainingStep
 
 #: Backbone layers 0..10 each read only the layer before, so any prefix of them is a slice.
 BACKBONE_LAYERS = 11
@@ -66,29 +68,28 @@ def slice_graph(model, layers: int, batch: int, imgsz: int):
     images = pt.tensor4("images", dtype="float32", shape=(batch, 3, imgsz, imgsz))
     ctx, y = ForwardContext(train=True), images
     for i in range(layers):
-        y = model.model._modules[str(i)](y, ctx)
+        y = model.model[i](y, ctx)
     params = {n: p for n, p in model.params.items() if int(n.split(".")[1]) < layers}
     return params, ctx.updates, images, pt.mean(y ** 2)
 
 
 class PyTensorSGDStep:
-    """The PyTensor side for any loss graph, built as ``TrainStep`` builds the whole step:
-    ``pytensor.grad``, gradient clipping, the same SGD updates, BN updates, one JAX program
-    compiled with the training mode (donating linker). Call: ``step(*batch, lr=...)``."""
+    """The PyTensor side for any loss graph, built as ``TrainingStep`` builds the whole step:
+    ``pytensor.grad``, the same :class:`~yolo_lib.train.optimizer.SGD` updates (an optimizer step
+    every call), BN updates, one JAX program compiled with the training mode (donating linker).
+    Call: ``step(*batch, lr=...)``."""
 
-    def __init__(self, params: dict, bn_updates: list, data: list, total, config: SGDConfig = SGDConfig()):
-        self.config = config
-        buffers = {n: pytensor.shared(np.zeros(p.type.shape, np.float32), name=f"momentum/{n}", shape=p.type.shape)
-                   for n, p in params.items()}
+    def __init__(self, params: dict, bn_updates: list, data: list, total):
+        sgd = SGD(params, TrainConfig.weight_decay, TrainConfig.max_grad_norm)
         lr, bias_lr, momentum = (pt.scalar(n, dtype="float32") for n in ("lr", "bias_lr", "momentum"))
-        grads = pytensor.grad(total, list(params.values()))
-        clipped = clip_by_global_norm(grads, config.max_grad_norm) if config.max_grad_norm else grads
-        updates = sgd_updates(params, clipped, buffers, lr, bias_lr, momentum, config)
-        self.function = pytensor.function([lr, bias_lr, momentum, *data], total,
+        do_step = pt.scalar("do_step", dtype="bool")
+        updates, _ = sgd.updates(pytensor.grad(total, list(params.values())), lr, bias_lr, momentum, do_step)
+        self.function = pytensor.function([lr, bias_lr, momentum, do_step, *data], total,
                                           updates=updates + list(bn_updates), mode=modes.training())
 
     def step(self, *batch, lr: float) -> dict:
-        return {"total": float(self.function(np.float32(lr), np.float32(lr), np.float32(self.config.momentum), *batch))}
+        scalars = (np.float32(lr), np.float32(lr), np.float32(TrainConfig.momentum), np.bool_(True))
+        return {"total": float(self.function(*scalars, *batch))}
 
 
 def timed(fn, *args, **kwargs):
@@ -131,13 +132,15 @@ def main():
     else:
         params = model.params
         ref, ref_build = timed(JaxReferenceStep, model, args.batch, hw, args.max_boxes)  # copies the initial weights
-        ours, ours_build = timed(TrainStep, model, args.batch, hw, args.max_boxes)
+        sgd = SGD(model.params, TrainConfig.weight_decay, TrainConfig.max_grad_norm)
+        ours, ours_build = timed(TrainingStep, model, sgd, None, args.batch, hw, args.max_boxes,
+                                 input_format="normalised")
 
         def run_ours():
-            return ours(images, targets, lr=0.01)
+            return ours.run(images, targets, lr=0.01)
 
         def run_ref():
-            return ref(images, targets, lr=0.01)
+            return ref.run(images, targets, lr=0.01)
 
     initial = [np.asarray(p.get_value(), np.float64) for p in params.values()]
     ours_first, ours_xla = timed(run_ours)

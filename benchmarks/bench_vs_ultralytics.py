@@ -4,9 +4,9 @@ eval forward, and process start -> first finished training step (cold and warm c
     python benchmarks/bench_vs_ultralytics.py [--batch 8] [--imgsz 320] [--rounds 10]
 
 * first step: a fresh Python process (``--child``) imports yolo_lib, builds the model and a
-  :class:`yolo_lib.train_step.TrainStep` and runs one step; the time counts from just before the
-  process is started to the end of that step. Cold: an empty ``YOLO_DATA_DIR`` (no step cache,
-  no XLA cache); warm: the same process again, reading both caches. Ultralytics: the worker
+  :class:`yolo_lib.train.step.TrainingStep` (float images, no EMA) and runs one step; the time
+  counts from just before the process is started to the end of that step. Cold: an empty
+  ``YOLO_DATA_DIR`` (no step cache, no XLA cache); warm: the same process again, reading both caches. Ultralytics: the worker
   process (``torch_step_worker.py``, run with ``--torch-python``) from start to its first step.
 * step / eval: medians over ``--rounds`` alternating rounds (ours first in even rounds, PyTorch
   first in odd ones), same batch size, image size and thread count (``--threads``, default all
@@ -46,7 +46,9 @@ def child(args) -> None:
     import yolo_lib  # noqa: F401
     from yolo_lib.loss import from_image_lists
     from yolo_lib.model import build_yolo11
-    from yolo_lib.train_step import TrainStep
+    from yolo_lib.train.config import TrainConfig
+    from yolo_lib.train.optimizer import SGD
+    from yolo_lib.train.step import TrainingStep
 
     rng = np.random.default_rng(0)
     images = rng.uniform(0, 1, (args.batch, 3, args.imgsz, args.imgsz)).astype(np.float32)
@@ -54,9 +56,10 @@ def child(args) -> None:
     targets = from_image_lists(boxes, [np.array([0])] * args.batch, max_boxes=16)
     model = build_yolo11("n", nc=2, seed=0)
     t_build = time.time()
-    step = TrainStep(model, args.batch, (args.imgsz, args.imgsz), 16)
+    step = TrainingStep(model, SGD(model.params, TrainConfig.weight_decay, TrainConfig.max_grad_norm), None,
+                        args.batch, args.imgsz, 16, input_format="normalised")
     t_compiled = time.time()
-    step(images, targets, lr=0.01)
+    step.run(images, targets, lr=0.01)
     t_done = time.time()
     print(json.dumps(dict(first_step_s=t_done - args.launch, imports_model_s=t_build - args.launch,
                           step_build_s=t_compiled - t_build, first_call_s=t_done - t_compiled)), flush=True)
@@ -108,7 +111,9 @@ def main() -> None:
     from yolo_lib.compilation.functions import eval_function
     from yolo_lib.loss import from_image_lists
     from yolo_lib.model import build_yolo11
-    from yolo_lib.train_step import TrainStep
+    from yolo_lib.train.config import TrainConfig
+    from yolo_lib.train.optimizer import SGD
+    from yolo_lib.train.step import TrainingStep
 
     rng = np.random.default_rng(0)
     images = rng.uniform(0, 1, (args.batch, 3, args.imgsz, args.imgsz)).astype(np.float32)
@@ -120,9 +125,10 @@ def main() -> None:
         classes.append(rng.integers(0, 2, n))
     targets = from_image_lists(boxes, classes, max_boxes=16)
     model = build_yolo11("n", nc=2, seed=0)
-    step = TrainStep(model, args.batch, (args.imgsz, args.imgsz), 16)
+    step = TrainingStep(model, SGD(model.params, TrainConfig.weight_decay, TrainConfig.max_grad_norm), None,
+                        args.batch, args.imgsz, 16, input_format="normalised")
     evaluate = eval_function(model, args.batch, args.imgsz, args.imgsz)
-    ours = {"step": lambda: step(images, targets, lr=0.01), "eval": lambda: np.asarray(evaluate(images))}
+    ours = {"step": lambda: step.run(images, targets, lr=0.01), "eval": lambda: np.asarray(evaluate(images))}
     for fn in ours.values():  # compile and warm up
         fn()
         fn()

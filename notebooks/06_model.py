@@ -266,7 +266,7 @@ plt.show()
 # ## PyTensor's training step beside a pure-JAX one
 #
 # Is PyTensor worth it, or would writing the step in JAX directly be faster?
-# `yolo_lib.train_step.TrainStep` is the PyTensor step (graph, PyTensor's symbolic gradient,
+# `yolo_lib.train.step.TrainingStep` is the PyTensor step (graph, PyTensor's symbolic gradient,
 # SGD, one JAX program); `benchmarks/jax_reference_step.py` is the same forward and loss
 # lowered to JAX, differentiated by `jax.value_and_grad`, with the same SGD written in
 # `jax.numpy`. `benchmarks/bench_train_step.py` compiles both and times them in turn.
@@ -298,5 +298,5 @@ print("\n".join("  " + line for line in run.stdout.strip().splitlines()))
 if PROFILE.name != "full":
     print("\nFor context only, RECORDED earlier (not measured now): the whole step, batch 8 at 320 px, on the")
     print("2-core CPU VM, idle (docs/benchmarks.md, 2026-12-01):")
-    print("  PyTensor TrainStep: compile 38.7 s, step median 993.1 ms")
+    print("  PyTensor step     : compile 38.7 s, step median 993.1 ms")
     print("  pure-JAX step     : compile 21.2 s, step median 1005.1 ms   -> ratio 0.99")

@@ -388,4 +388,4 @@ else:
 # The same comparison for the eval-mode head outputs, the assigner outputs and the gradient of
 # every one of the 255 parameters is in `tests/test_loss_parity.py` and
 # `tests/test_loss_gradients.py`, and in `python -m yolo_lib.parity`. The training step that puts
-# all of this into one compiled function, with the SGD update, is `yolo_lib.train_step.TrainStep`.
+# all of this into one compiled function, with the SGD update, is `yolo_lib.train.step.TrainingStep`.

@@ -10,7 +10,7 @@ CI) loads it instead of building and rewriting, and XLA's own compilation comes 
 persistent cache (:func:`yolo_lib.compilation.functions.enable_jax_cache`), whose key is the exported
 program's bytes and hence the same in every process.
 
-Usage (what a training step calls; :class:`yolo_lib.train_step.TrainStep` does this)::
+Usage (what a training step calls; :class:`yolo_lib.train.step.TrainingStep` does this)::
 
     fn = cached_function(key, build, shared, mode)
     outputs = fn(*inputs)          # like the pytensor.function: outputs, then updates applied

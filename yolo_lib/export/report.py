@@ -9,7 +9,7 @@ import numpy as np
 import onnx
 
 from yolo_lib.export.yolo import INPUT_NAME, compare_outputs, onnx_session, pytensor_eval_function
-from yolo_lib.parity.checks import TOL_BOX_PX, TOL_SCORE
+from yolo_lib.tolerances import TOL_BOX_PX, TOL_SCORE
 
 #: Fixture tolerances (../shared/fixtures/README.md): decoded boxes in pixels, scores absolute.
 #: The same two bounds judge onnxruntime against PyTensor (both float32 on a CPU): boxes and

@@ -10,8 +10,8 @@ and exits 0 only when every check is ok (1 otherwise, 2 when the file cannot be 
 
 Checks come from the check-group functions listed in :data:`CHECK_GROUPS`. A group takes the
 :class:`ParityCase` and returns a list of :class:`Check`; a new group is a function in a module
-of this package plus ONE line in that list. Modules: :mod:`.checks` (the Check row and the one
-tolerance table), :mod:`.case` (ParityCase), :mod:`.model` (weights, layers, decoded output,
+of this package plus ONE line in that list. Modules: :mod:`.checks` (the Check row; the one
+tolerance table is :mod:`yolo_lib.tolerances`), :mod:`.case` (ParityCase), :mod:`.model` (weights, layers, decoded output,
 BN statistics), :mod:`.loss` (assigner, loss, gradients).
 """
 
@@ -23,11 +23,12 @@ from typing import Callable, Mapping
 
 import numpy as np
 
-from .case import ParityCase, read_reference
-from .checks import (
-    GRAD_ZERO_FLOOR, TOL_ACTIVATION, TOL_BOX_PX, TOL_GRAD, TOL_LOSS, TOL_SCORE, TOL_TARGET_SCORE, Check,
-    compare_absolute, compare_relative, failed,
+from yolo_lib.tolerances import (
+    GRAD_ZERO_FLOOR, TOL_ACTIVATION, TOL_BOX_PX, TOL_GRAD, TOL_LOSS, TOL_SCORE, TOL_TARGET_SCORE,
 )
+
+from .case import ParityCase, read_reference
+from .checks import Check, compare_absolute, compare_relative, failed
 from .loss import fixture_targets, fixture_train_step, gradient_checks, loss_checks, loss_group, zero_alignment_tie_picks
 from .model import eval_checks, train_checks, weights_checks
 

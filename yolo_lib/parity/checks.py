@@ -1,5 +1,5 @@
-"""The parity check row and the one table of tolerances (those of ``shared/fixtures/README.md``,
-float32 on a CPU). Used by every parity group and by the ONNX exporter's report."""
+"""The parity check row and how a tensor is compared; the tolerances are :mod:`yolo_lib.tolerances`.
+Used by every parity group."""
 
 from __future__ import annotations
 
@@ -8,14 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-#: Every parity tolerance of the project.
-TOL_ACTIVATION = 1e-4  # layers, raw head outputs, BN statistics: max|diff| <= 1e-4 * max|reference|
-TOL_BOX_PX = 2e-3  # decoded boxes and assigned target boxes, pixels (absolute)
-TOL_SCORE = 1e-5  # decoded sigmoid class scores (absolute)
-TOL_TARGET_SCORE = 1e-4  # assigner target scores (absolute)
-TOL_LOSS = 1e-4  # loss items and total, relative
-TOL_GRAD = 1e-3  # gradient of each parameter, relative norm
-GRAD_ZERO_FLOOR = 1e-6  # gradients below this fraction of the global gradient norm count as zero
+from yolo_lib.tolerances import TOL_ACTIVATION
 
 
 @dataclass(frozen=True)

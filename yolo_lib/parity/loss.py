@@ -1,7 +1,7 @@
 """Loss, assigner and gradient parity against an Ultralytics reference (``tal_*``, ``loss_*``, ``grad/*``).
 
 Used by ``tests/test_loss_parity.py``, ``tests/test_loss_gradients.py`` and
-``python -m yolo_lib.parity`` (:func:`loss_group`). Tolerances: :mod:`yolo_lib.parity.checks`.
+``python -m yolo_lib.parity`` (:func:`loss_group`). Tolerances: :mod:`yolo_lib.tolerances`.
 """
 
 from __future__ import annotations
@@ -13,13 +13,14 @@ import numpy as np
 from yolo_lib.loss.assigner import TOPK
 from yolo_lib.loss.inspection import loss_on_heads
 from yolo_lib.loss.targets import DenseTargets, from_rows
-from yolo_lib.train_step import TrainStep
+from yolo_lib.tolerances import GRAD_ZERO_FLOOR, TOL_ACTIVATION, TOL_BOX_PX, TOL_GRAD, TOL_LOSS, TOL_TARGET_SCORE
+from yolo_lib.train.config import TrainConfig
+from yolo_lib.train.optimizer import SGD
+from yolo_lib.train.step import TrainingStep
 from yolo_lib.weights import model_from_state_dict
 
 from .case import ParityCase
-from .checks import (
-    GRAD_ZERO_FLOOR, TOL_ACTIVATION, TOL_BOX_PX, TOL_GRAD, TOL_LOSS, TOL_TARGET_SCORE, Check, failed,
-)
+from .checks import Check, failed
 
 LEVELS = ("P3", "P4", "P5")
 
@@ -95,13 +96,17 @@ def fixture_model(ref: Mapping[str, np.ndarray]):
 
 
 def fixture_train_step(ref: Mapping[str, np.ndarray], lr: float = 0.01):
-    """Build the fixture model and a :class:`~yolo_lib.train_step.TrainStep` that also returns the
-    gradients, run one step on the fixture batch. Returns (model, step, step output)."""
+    """Build the fixture model and the training step (:class:`~yolo_lib.train.step.TrainingStep`,
+    the Trainer's, fed the reference's float images and normalised targets, without an EMA) that
+    also returns the gradients; run one optimizer step on the fixture batch. SGD with the
+    recipe's weight decay (unscaled) and clipping. Returns (model, step, step output)."""
     model = fixture_model(ref)
     targets = fixture_targets(ref)
     images = ref["input/img"]
-    step = TrainStep(model, images.shape[0], images.shape[2:], targets.max_boxes, return_gradients=True)
-    return model, step, step(images, targets, lr=lr)
+    sgd = SGD(model.params, TrainConfig.weight_decay, TrainConfig.max_grad_norm)
+    step = TrainingStep(model, sgd, None, images.shape[0], images.shape[2:], targets.max_boxes,
+                        input_format="normalised", return_gradients=True)
+    return model, step, step.run(images, targets, lr=lr)
 
 
 def gradient_checks(ref: Mapping[str, np.ndarray], step_output: dict | None = None, model=None) -> list[Check]:

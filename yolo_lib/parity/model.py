@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Callable
 
 from .case import ParityCase
-from .checks import TOL_BOX_PX, TOL_SCORE, Check, compare_absolute, compare_relative, failed
+from yolo_lib.tolerances import TOL_BOX_PX, TOL_SCORE
+
+from .checks import Check, compare_absolute, compare_relative, failed
 
 
 def weights_checks(case: ParityCase) -> list[Check]:

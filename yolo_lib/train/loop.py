@@ -39,13 +39,10 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from yolo_lib.data import BatchLoader
-from yolo_lib.loss.detection_loss import LossGains
 from yolo_lib.model import build_yolo11
 from yolo_lib.train.checkpoint import CheckpointError, fingerprint, load_checkpoint, save_checkpoint, save_weights
 from yolo_lib.train.config import TrainConfig
 from yolo_lib.train.data import DataSource
-from yolo_lib.train.ema import EMA
-from yolo_lib.train.optimizer import SGD
 from yolo_lib.train.schedule import iteration_settings
 from yolo_lib.weights import COCO_CELL_PHONE, COCO_PERSON, infer_architecture, load_state_dict, read_npz, state_dict
 
@@ -152,15 +149,15 @@ class Trainer:
         self.model = build_yolo11("n", len(self.class_names), seed=cfg.seed)
         if self.weights_path is not None and self.resume_state is None:
             self._load_initial_weights(self.weights_path)
-        self.sgd = SGD(self.model.params, cfg.scaled_weight_decay, cfg.max_grad_norm)
-        self.ema = EMA({**self.model.params, **self.model.buffers}, cfg.ema_decay, cfg.ema_tau)
         self.model_fingerprint = fingerprint(state_dict(self.model))
         self.data_fingerprint = self.source.fingerprint()
         if self.resume_state is not None:
-            self._restore(self.resume_state)
+            self._check_resumable(self.resume_state)  # before the compile
         mesh = data_mesh(self.devices) if self.devices > 1 else None
-        self.step = TrainingStep(self.model, self.sgd, self.ema, cfg.batch, cfg.imgsz, self.loader.max_boxes,
-                                 LossGains(cfg.box, cfg.cls, cfg.dfl), mesh=mesh, precision=cfg.precision)
+        self.step = TrainingStep.from_config(self.model, cfg, self.loader.max_boxes, mesh=mesh)
+        self.sgd, self.ema = self.step.sgd, self.step.ema
+        if self.resume_state is not None:
+            self._restore(self.resume_state)
         self.eval_model = build_yolo11("n", len(self.class_names), init=False)
         self.evaluator = None
         if cfg.val:
@@ -198,13 +195,15 @@ class Trainer:
             "fingerprint": {"data": self.data_fingerprint, "model": self.model_fingerprint},
         }
 
-    def _restore(self, ckpt: dict) -> None:
+    def _check_resumable(self, ckpt: dict) -> None:
         where = self.out / "weights" / CHECKPOINT
         if ckpt["fingerprint"]["model"] != self.model_fingerprint:
             raise CheckpointError(f"{where} holds another model (classes {ckpt['class_names']}); start a new run")
         if ckpt["fingerprint"]["data"] != self.data_fingerprint:
             raise CheckpointError(f"{where} was trained on other data than {self.source.train_annotations} "
                                   "(annotations changed); start a new run")
+
+    def _restore(self, ckpt: dict) -> None:
         tensors = {**self.model.params, **self.model.buffers}
         for name, var in tensors.items():
             var.set_value(np.asarray(ckpt["model"][name], np.float32))
@@ -308,9 +307,7 @@ class Trainer:
                 s = iteration_settings(ni, nb, cfg)
                 do_step = ni - sgd.last_step >= s.accumulate
                 decay = ema.decay(ema.updates + 1) if do_step else 0.0
-                step(device_batch, s, do_step, decay, ni)
-                if do_step:
-                    sgd.last_step, sgd.steps, ema.updates = ni, sgd.steps + 1, ema.updates + 1
+                step(device_batch, s, do_step, decay, ni)  # an optimizer step counts itself in sgd and ema
                 self.iteration, self.batch_in_epoch = ni + 1, i + 1
                 if not timed:  # the first call compiles: time it apart from training
                     step.wait()
