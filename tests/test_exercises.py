@@ -61,7 +61,7 @@ def c3k2_chaining_first_piece(block, x, ctx):
 
     y = block.cv1(x, ctx)
     pieces = [y[:, : block.c], y[:, block.c:]]
-    for m in block.m._modules.values():
+    for m in block.m:
         pieces.append(m(pieces[1], ctx))  # should be pieces[-1]
     return block.cv2(pt.concatenate(pieces, axis=1), ctx)
 

@@ -123,3 +123,17 @@ def test_train_forward_returns_running_stat_updates(yolo_n):
     assert [b.type.shape for b in train.box] == [(2, 64, 8, 8), (2, 64, 4, 4), (2, 64, 2, 2)]
     assert [c.type.shape for c in train.cls] == [(2, 2, 8, 8), (2, 2, 4, 4), (2, 2, 2, 2)]
     assert evalm.decoded().type.shape == (2, 6, 84)
+
+
+def test_sequential_has_length_iteration_and_indexing():
+    from yolo_lib.nn.module import Sequential
+
+    model = build_yolo11("n", nc=2, init=False)
+    layers = model.model
+    assert len(layers) == 24 and [type(m).__name__ for m in layers][-1] == "Detect"
+    assert layers[0] is next(iter(layers)) and layers[-1] is model.detect and layers[23] is model.detect
+    assert [m for _, m in layers.children()] == list(layers)
+    for bad in (24, -25, "0", 1.0):
+        with pytest.raises(IndexError, match="Sequential of 24 modules has no index"):
+            layers[bad]
+    assert len(Sequential()) == 0 and list(Sequential()) == []

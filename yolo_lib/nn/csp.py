@@ -68,6 +68,6 @@ class C3k2(Module):
     def forward(self, x, ctx):
         y = self.cv1(x, ctx)
         pieces = [y[:, : self.c], y[:, self.c:]]
-        for block in self.m._modules.values():
+        for block in self.m:
             pieces.append(block(pieces[-1], ctx))
         return self.cv2(pt.concatenate(pieces, axis=1), ctx)

@@ -55,15 +55,15 @@ class Detect(Module):
 
     def bias_init(self) -> None:
         """Ultralytics' prior: box biases 2.0; class biases log(5 / nc / (640 / s)^2)."""
-        for box_branch, cls_branch, s in zip(self.cv2._modules.values(), self.cv3._modules.values(), self.strides):
-            box_out, cls_out = box_branch._modules["2"], cls_branch._modules["2"]
+        for box_branch, cls_branch, s in zip(self.cv2, self.cv3, self.strides):
+            box_out, cls_out = box_branch[2], cls_branch[2]
             box_out.bias.set_value(np.full(box_out.c2, 2.0, np.float32))
             cls_out.bias.set_value(np.full(self.nc, math.log(5 / self.nc / (640 / s) ** 2), np.float32))
 
     def forward(self, features, ctx):
         """features [(B, ch_i, H_i, W_i)] → (box [(B, 64, H_i, W_i)], cls [(B, nc, H_i, W_i)])."""
-        box = [branch(x, ctx) for branch, x in zip(self.cv2._modules.values(), features)]
-        cls = [branch(x, ctx) for branch, x in zip(self.cv3._modules.values(), features)]
+        box = [branch(x, ctx) for branch, x in zip(self.cv2, features)]
+        cls = [branch(x, ctx) for branch, x in zip(self.cv3, features)]
         return box, cls
 
     def decode(self, box, cls):

@@ -121,15 +121,31 @@ class Module:
 
 
 class Sequential(Module):
-    """Children named ``0``, ``1``, ... applied in order (like ``torch.nn.Sequential``)."""
+    """Children named ``0``, ``1``, ... applied in order (like ``torch.nn.Sequential``).
+
+    ``len(seq)``, ``for m in seq`` and ``seq[i]`` (negative ``i`` counts from the end) give the
+    children without reaching into the registry.
+    """
 
     def __init__(self, *modules: Module) -> None:
         super().__init__()
         for i, m in enumerate(modules):
             self.add_module(str(i), m)
 
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self._modules.values())
+
+    def __getitem__(self, index: int) -> Module:
+        n = len(self._modules)
+        if not isinstance(index, (int, np.integer)) or not -n <= index < n:
+            raise IndexError(f"Sequential of {n} modules has no index {index!r}")
+        return self._modules[str(int(index) % n)]
+
     def forward(self, x, ctx):
-        for child in self._modules.values():
+        for child in self:
             x = child(x, ctx)
         return x
 
