@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -49,6 +48,7 @@ from pytensor.compile.sharedvalue import SharedVariable
 
 from yolo_lib import settings
 from yolo_lib.compilation.functions import enable_jax_cache
+from yolo_lib.files import atomic_write_bytes, atomic_write_text
 from yolo_lib.ops.precision import DEFAULT as DEFAULT_PRECISION
 from yolo_lib.ops.precision import check_precision, tracing_precision
 from yolo_lib.paths import data_dir
@@ -212,11 +212,8 @@ def cached_function(key, build, shared: dict[str, SharedVariable], mode,
     inputs, outputs, updates = build()
     exported, sources, upd, n_outputs = _export(_rewritten(inputs, outputs, updates, mode), shared, mesh, batch_inputs,
                                                 precision)
-    if use_cache:
-        stem.parent.mkdir(parents=True, exist_ok=True)
-        tmp = stem.with_suffix(f".tmp{os.getpid()}")
-        tmp.write_bytes(exported.serialize())
-        tmp.replace(stem.with_suffix(".bin"))  # data first, then the metadata that marks it complete
-        stem.with_suffix(".json").write_text(json.dumps(
+    if use_cache:  # data first, then the metadata that marks it complete
+        atomic_write_bytes(stem.with_suffix(".bin"), exported.serialize())
+        atomic_write_text(stem.with_suffix(".json"), json.dumps(
             dict(key=repr(key), sources=sources, updates=upd, n_outputs=n_outputs)))
     return ExportedFunction(exported, sources, upd, n_outputs, shared, mesh)

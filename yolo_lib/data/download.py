@@ -36,6 +36,8 @@ from pathlib import Path
 from PIL import Image
 from tqdm.auto import tqdm
 
+from yolo_lib.files import atomic_path
+
 ANNOTATIONS_URL = "http://images.cocodataset.org/annotations/annotations_trainval2017.zip"
 CHUNK = 1 << 16
 
@@ -88,33 +90,31 @@ def download_url(url: str, dest: str | Path, timeout: float = 60.0, resume: bool
     ``Content-Length`` or the connection fails.
     """
     dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
     have = part.stat().st_size if resume and part.exists() else 0
     request = urllib.request.Request(url, headers={"Range": f"bytes={have}-"} if have else {})
     received = 0
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as resp:
-            append = have > 0 and resp.status == 206
-            expected = resp.headers.get("Content-Length")
-            with open(part, "ab" if append else "wb") as f:
-                while chunk := resp.read(CHUNK):
-                    f.write(chunk)
-                    received += len(chunk)
-    except (TimeoutError, socket.timeout) as e:
-        raise DownloadError(_stalled(url, timeout, e)) from None
-    except urllib.error.HTTPError as e:
-        if e.code == 416 and have:  # range beyond the end: the .part is complete already
-            part.replace(dest)
-            return 0
-        raise DownloadError(f"{url}: HTTP {e.code} {e.reason}") from None
-    except (urllib.error.URLError, http.client.HTTPException, OSError) as e:  # IncompleteRead, refused, ...
-        if isinstance(getattr(e, "reason", None), (TimeoutError, socket.timeout)):
-            raise DownloadError(_stalled(url, timeout, e.reason)) from None
-        raise DownloadError(f"{url}: {type(e).__name__}: {e}") from None
-    if expected is not None and received != int(expected):
-        raise DownloadError(f"{url}: connection closed after {received} of {expected} bytes")
-    part.replace(dest)
+    with atomic_path(dest, part, keep_partial=resume, durable=resume) as part:
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as resp:
+                append = have > 0 and resp.status == 206
+                expected = resp.headers.get("Content-Length")
+                with open(part, "ab" if append else "wb") as f:
+                    while chunk := resp.read(CHUNK):
+                        f.write(chunk)
+                        received += len(chunk)
+        except (TimeoutError, socket.timeout) as e:
+            raise DownloadError(_stalled(url, timeout, e)) from None
+        except urllib.error.HTTPError as e:
+            if e.code == 416 and have:  # range beyond the end: the .part is complete already
+                return 0
+            raise DownloadError(f"{url}: HTTP {e.code} {e.reason}") from None
+        except (urllib.error.URLError, http.client.HTTPException, OSError) as e:  # IncompleteRead, refused, ...
+            if isinstance(getattr(e, "reason", None), (TimeoutError, socket.timeout)):
+                raise DownloadError(_stalled(url, timeout, e.reason)) from None
+            raise DownloadError(f"{url}: {type(e).__name__}: {e}") from None
+        if expected is not None and received != int(expected):
+            raise DownloadError(f"{url}: connection closed after {received} of {expected} bytes")
     return received
 
 
@@ -220,16 +220,14 @@ def _fetch_one(kind: str, source, rec: dict, dest: Path, zip_names: dict, timeou
         return download_url(rec["coco_url"], dest, timeout, resume=False)
     if kind == "url":
         return download_url(f"{str(source).rstrip('/')}/{name}", dest, timeout, resume=False)
-    part = dest.with_name(dest.name + ".part")
-    if kind == "folder":
-        src = Path(source) / name
-        if not src.is_file():
-            raise DownloadError(f"{name}: not found in {source}")
-        shutil.copyfile(src, part)
-    else:
-        with zipfile.ZipFile(source) as zf, zf.open(zip_names[name]) as fin, open(part, "wb") as fout:
-            shutil.copyfileobj(fin, fout, CHUNK)
-    part.replace(dest)
+    if kind == "folder" and not (Path(source) / name).is_file():
+        raise DownloadError(f"{name}: not found in {source}")
+    with atomic_path(dest, dest.with_name(dest.name + ".part"), durable=False) as part:
+        if kind == "folder":
+            shutil.copyfile(Path(source) / name, part)
+        else:
+            with zipfile.ZipFile(source) as zf, zf.open(zip_names[name]) as fin, open(part, "wb") as fout:
+                shutil.copyfileobj(fin, fout, CHUNK)
     return dest.stat().st_size
 
 
@@ -268,8 +266,6 @@ def fetch_annotations(dest_dir: str | Path, url: str = ANNOTATIONS_URL, splits=(
             member = index.get(path.name)
             if member is None:
                 raise DownloadError(f"{archive} holds no {path.name}")
-            tmp = path.with_suffix(".part")
-            with zf.open(member) as fin, open(tmp, "wb") as fout:
+            with atomic_path(path, path.with_suffix(".part")) as tmp, zf.open(member) as fin, open(tmp, "wb") as fout:
                 shutil.copyfileobj(fin, fout, CHUNK)
-            tmp.replace(path)
     return wanted
