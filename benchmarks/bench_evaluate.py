@@ -76,7 +76,6 @@ def main() -> None:
         print(f"ours ({engine}), first call (compile/export included): {time.perf_counter() - t:.1f} s, "
               f"{first['images']} images")
     if "onnxruntime" in args.engines:
-        from yolo_lib.evaluate.evaluator import weights_fingerprint
         from yolo_lib.export.yolo import export_yolo, onnx_session
 
         t = time.perf_counter()
@@ -85,7 +84,7 @@ def main() -> None:
         onnx_session(proto, threads=len(os.sched_getaffinity(0)), spinning=False)
         t_session = time.perf_counter() - t - t_export
         t = time.perf_counter()
-        weights_fingerprint(model)
+        weights.fingerprint(weights.state_dict(model))
         print(f"onnxruntime engine, what a change of weights costs: export {t_export:.2f} s, session "
               f"{t_session:.2f} s; the weights fingerprint checked on every call: {time.perf_counter() - t:.3f} s")
     print(f"load average {os.getloadavg()}")

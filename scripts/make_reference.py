@@ -153,10 +153,10 @@ def main() -> None:
     initial = {k: v.detach().clone() for k, v in model.state_dict().items()}
     weights = {k: v.cpu().numpy().astype(np.float32) for k, v in initial.items() if not k.endswith("num_batches_tracked")}
     if args.compact:
-        from yolo_lib.weights.reference import state_dict_digest
+        from yolo_lib.weights import fingerprint
 
         out.update({"meta/weights_seed": np.int64(args.yolo_lib_seed), "meta/scale": np.str_(args.scale),
-                    "meta/nc": np.int64(nc), "meta/state_dict_sha256": np.str_(state_dict_digest(weights))})
+                    "meta/nc": np.int64(nc), "meta/state_dict_sha256": np.str_(fingerprint(weights))})
     else:
         out.update({f"state_dict/{k}": v for k, v in weights.items()})
 

@@ -53,7 +53,7 @@ def test_cli_downloads_once_into_the_data_dir(server, tmp_path, monkeypatch, cap
     assert (tmp_path / "yolo11n.pt").read_bytes() == CKPT.read_bytes()
     assert cli_main(["download-weights"]) == 0
     assert json.loads(capsys.readouterr().out)["status"] == "already present" and handler.requests == 1
-    sd = pretrained.load_state_dict(verbose=True)
+    sd = pretrained.official_state_dict(verbose=True)
     assert "official COCO weights" in capsys.readouterr().out
     assert sd["model.23.cv3.0.2.weight"].shape[0] == 2  # person, cell phone
 
@@ -64,7 +64,7 @@ def test_wrong_checksum_leaves_no_file(server, tmp_path, capsys):
     with pytest.raises(DownloadError, match="SHA-256"):
         pretrained.download_weights(dest, url, "0" * 64)
     assert not dest.exists() and not dest.with_name("yolo11n.pt.part").exists()
-    assert cli_main(["download-weights", "--out", str(dest), "--url", url, "--sha256", "0" * 64]) == 2
+    assert cli_main(["download-weights", "--out", str(dest), "--url", url, "--sha256", "0" * 64]) == 1
     assert "SHA-256" in capsys.readouterr().err
 
 
@@ -73,7 +73,7 @@ def test_default_is_the_official_asset_and_fallback_is_announced(tmp_path, monke
     monkeypatch.delenv("YOLO_WEIGHTS_SHA256", raising=False)
     monkeypatch.setenv("YOLO_DATA_DIR", str(tmp_path))
     assert pretrained.weights_url().endswith("/v8.3.0/yolo11n.pt") and len(pretrained.weights_sha256()) == 64
-    assert pretrained.load_state_dict() is None
+    assert pretrained.official_state_dict() is None
     assert "falling back" in capsys.readouterr().out
 
 

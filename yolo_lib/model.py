@@ -57,6 +57,7 @@ import pytensor.tensor as pt
 from yolo_lib.nn import C2PSA, SPPF, C3k2, Concat, Conv, Detect, ForwardContext, Module, Upsample
 from yolo_lib.nn.module import Sequential
 from yolo_lib.nn.scaling import Scale, get_scale
+from yolo_lib.task import IMGSZ
 
 #: yolo11.yaml: (from, repeats, block, args) with channels written for the widest model.
 YOLO11_LAYERS: tuple = (
@@ -196,7 +197,7 @@ class YOLO11(Module):
         """Eval-mode decoded output (B, 4+nc, A) for images x (B, 3, H, W)."""
         return self.forward(x, train=False).decoded()
 
-    def layer_table(self, h: int = 320, w: int = 320, batch: int = 1) -> list[dict]:
+    def layer_table(self, h: int = IMGSZ, w: int = IMGSZ, batch: int = 1) -> list[dict]:
         """One row per top-level layer: index, from, block, args, params, output shape (C, H, W).
 
         Shapes come from static shape inference on a (batch, 3, h, w) input; nothing runs.

@@ -12,7 +12,11 @@ temporary files). The context manager then prints one line to stderr::
 and ends the process with ``os._exit(130)``: worker threads still blocked in a network read or
 a decode are abandoned rather than waited for (a normal interpreter exit joins them). Work that
 must not be left half-written therefore writes to a temporary name and renames it when complete
-(``os.replace``), so a file under its final name is always whole.
+(:mod:`yolo_lib.files`), so a file under its final name is always whole.
+
+:func:`signal_handlers` is the one place that installs handlers for both signals (here, and for
+the Trainer's "finish this iteration, then save"): only in the main thread, and never for a
+signal the process was told to ignore.
 """
 
 from __future__ import annotations
@@ -44,31 +48,42 @@ def _raise_keyboard_interrupt(signum, frame):
 
 
 @contextmanager
-def handle_interrupts(what: str, resume_command: str) -> Iterator[InterruptStatus]:
-    """Run the block; on SIGINT/SIGTERM print the one-line summary and exit with status 130.
+def signal_handlers(handler, signals=(signal.SIGINT, signal.SIGTERM)) -> Iterator[list | None]:
+    """Call ``handler(signum, frame)`` on ``signals`` inside the block; the previous handlers come
+    back after it. A signal the process was told to ignore (``nohup``, a background job of a
+    script) stays ignored. Handlers live in the main thread: from another thread nothing changes.
+    Yields the signals handled, or None off the main thread."""
+    if threading.current_thread() is not threading.main_thread():
+        yield None
+        return
+    previous = {s: signal.signal(s, handler) for s in signals if signal.getsignal(s) is not signal.SIG_IGN}
+    try:
+        yield list(previous)
+    finally:
+        for s, old in previous.items():
+            signal.signal(s, old)
 
-    A signal the process was told to ignore (``nohup``, a background job of a script) stays
-    ignored. Signal handlers live in the main thread: called from another thread it only runs the block.
+
+@contextmanager
+def handle_interrupts(what: str, resume_command: str) -> Iterator[InterruptStatus]:
+    """Run the block; on SIGINT/SIGTERM print the one-line summary and exit with status 130
+    (signals as :func:`signal_handlers` installs them; from another thread it only runs the block).
     Outside the block the previous handlers are restored.
     """
     status = InterruptStatus()
-    if threading.current_thread() is not threading.main_thread():
-        yield status
-        return
-    previous = {s: signal.signal(s, _raise_keyboard_interrupt) for s in (signal.SIGINT, signal.SIGTERM)
-                if signal.getsignal(s) is not signal.SIG_IGN}  # ignored stays ignored (nohup, `cmd &` in scripts)
-    try:
-        yield status
-    except KeyboardInterrupt:
-        for s in previous:  # a second Ctrl-C must not break the message or the exit
-            signal.signal(s, signal.SIG_IGN)
+    with signal_handlers(_raise_keyboard_interrupt) as handled:
+        if handled is None:
+            yield status
+            return
         try:
-            progress = status.describe()
-        except Exception as e:  # noqa: BLE001 - the exit must happen whatever the progress callback does
-            progress = f" (progress unknown: {e})"
-        sys.stdout.flush()
-        print(f"\ninterrupted: {what}{progress}; resume with: {resume_command}", file=sys.stderr, flush=True)
-        os._exit(EXIT_INTERRUPTED)
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
+            yield status
+        except KeyboardInterrupt:
+            for s in handled:  # a second Ctrl-C must not break the message or the exit
+                signal.signal(s, signal.SIG_IGN)
+            try:
+                progress = status.describe()
+            except Exception as e:  # noqa: BLE001 - the exit must happen whatever the progress callback does
+                progress = f" (progress unknown: {e})"
+            sys.stdout.flush()
+            print(f"\ninterrupted: {what}{progress}; resume with: {resume_command}", file=sys.stderr, flush=True)
+            os._exit(EXIT_INTERRUPTED)

@@ -14,7 +14,7 @@ Command line: ``python -m yolo_lib.data --help``.
 from yolo_lib.data.augment import AugmentConfig
 from yolo_lib.data.build import build_coco_subset, dataset_for_profile, open_dataset
 from yolo_lib.data.cache import CacheMismatchError, CachedDataset, build_cache, load_cache, open_cache
-from yolo_lib.data.coco_subset import DEFAULT_CLASSES, load_annotations, resolve_categories, select_images
+from yolo_lib.data.coco_subset import load_annotations, resolve_categories, select_images
 from yolo_lib.data.download import fetch_annotations, fetch_images
 from yolo_lib.data.letterbox import (
     LetterboxParams,
@@ -27,7 +27,7 @@ from yolo_lib.data.loader import Batch, BatchLoader
 from yolo_lib.data.synthetic import SyntheticSpec, ensure_synthetic, write_synthetic
 
 __all__ = [
-    "AugmentConfig", "Batch", "BatchLoader", "CacheMismatchError", "CachedDataset", "DEFAULT_CLASSES",
+    "AugmentConfig", "Batch", "BatchLoader", "CacheMismatchError", "CachedDataset",
     "LetterboxParams", "SyntheticSpec", "boxes_from_letterbox", "boxes_to_letterbox", "build_cache",
     "build_coco_subset", "dataset_for_profile", "ensure_synthetic", "fetch_annotations", "fetch_images", "letterbox_image",
     "letterbox_params", "load_annotations", "load_cache", "open_cache", "open_dataset",

@@ -6,25 +6,25 @@
     python -m yolo_lib.data cache --dataset coco --split train --size 320
     python -m yolo_lib.data download-weights   # official yolo11n.pt -> <data_dir>/yolo11n.pt, SHA-256 checked
 
-Exit status 2 with a one-line message on bad input (missing/malformed annotations, unknown class).
-Ctrl-C (or SIGTERM) stops at once with exit status 130 and one line giving the images done and the
-command that resumes (completed images are kept; an interrupted cache is rebuilt).
+Exit status 1 with a one-line message on bad input (missing/malformed annotations, unknown class),
+as every command (:mod:`yolo_lib.cli.runner`). Ctrl-C (or SIGTERM) stops at once with exit status
+130 and one line giving the images done and the command that resumes (completed images are kept;
+an interrupted cache is rebuilt).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import shlex
 import sys
 from pathlib import Path
 
 from yolo_lib.data.build import COCO_SPLITS, build_coco_subset, coco_root, open_dataset, synthetic_root
 from yolo_lib.data.cache import CacheMismatchError
-from yolo_lib.data.coco_subset import DEFAULT_CLASSES
 from yolo_lib.data.download import DownloadError
 from yolo_lib.data.synthetic import SyntheticSpec, write_synthetic
-from yolo_lib.cli.interrupts import handle_interrupts
+from yolo_lib.cli.runner import run_command
+from yolo_lib.task import CLASS_NAMES
 from yolo_lib.weights.pretrained import download_weights
 
 
@@ -40,7 +40,7 @@ def parser() -> argparse.ArgumentParser:
     b = sub.add_parser("build", help="select a COCO subset and download only its images")
     b.add_argument("--split", choices=("train", "val"), default="train")
     b.add_argument("--images", type=int, default=None, help="image count (default 12000 train, 2000 val; 0 = all)")
-    b.add_argument("--classes", nargs="+", default=list(DEFAULT_CLASSES), help="COCO names, in class-index order")
+    b.add_argument("--classes", nargs="+", default=list(CLASS_NAMES), help="COCO names, in class-index order")
     b.add_argument("--seed", type=int, default=0)
     b.add_argument("--annotations", help="instances json (default: download the official archive once)")
     b.add_argument("--source", help="images: base URL, folder or zip (default: each image's coco_url)")
@@ -53,7 +53,7 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--dataset", choices=("synthetic", "coco"), default="synthetic")
     c.add_argument("--split", choices=("train", "val"), default="train")
     c.add_argument("--size", type=int, default=320)
-    c.add_argument("--classes", nargs="+", default=list(DEFAULT_CLASSES))
+    c.add_argument("--classes", nargs="+", default=list(CLASS_NAMES))
     c.add_argument("--no-rebuild", action="store_true", help="refuse a cache made for other settings")
     w = sub.add_parser("download-weights", help="download the official yolo11n.pt once (SHA-256 verified)")
     w.add_argument("--url", help="source (default $YOLO_WEIGHTS_URL or the Ultralytics release asset)")
@@ -73,37 +73,34 @@ def images_done(image_dir: Path) -> str:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser().parse_args(argv)
+    return run_command(lambda status: run(args, status), indent=2,
+                       errors=(FileNotFoundError, ValueError, CacheMismatchError, DownloadError),
+                       interrupts=(f"data {args.command}", "python -m yolo_lib.data " + shlex.join(argv)))
+
+
+def run(args: argparse.Namespace, status) -> dict:
+    """The summary of the sub-command ``args.command``; sets ``status.progress`` for an interruption."""
     progress = not args.quiet
-    resume = "python -m yolo_lib.data " + shlex.join(argv)
-    try:
-        with handle_interrupts(f"data {args.command}", resume) as status:
-            if args.command == "synthetic":
-                out = args.out or synthetic_root()
-                spec = SyntheticSpec(n_train=args.train, n_val=args.val, seed=args.seed)
-                summary = write_synthetic(out, spec, progress)
-            elif args.command == "build":
-                image_dir = coco_root(args.root) / "images" / COCO_SPLITS[args.split]
-                status.progress = lambda: images_done(image_dir)
-                summary = build_coco_subset(args.split, args.images, args.classes, args.seed, args.annotations,
-                                            args.source, args.root, args.workers, progress, args.timeout)
-                if args.cache_size:
-                    status.progress = "images complete; the cache is rebuilt from the start"
-                    ds = open_dataset("coco", args.split, args.cache_size, args.classes, root=args.root,
-                                      progress=progress)
-                    summary["cache"] = ds.summary()
-            elif args.command == "download-weights":
-                status.progress = "the download resumes from its .part file"
-                summary = download_weights(args.out, args.url, args.sha256)
-            else:
-                status.progress = "the cache is rebuilt from the start"
-                ds = open_dataset(args.dataset, args.split, args.size, args.classes, rebuild=not args.no_rebuild,
-                                  progress=progress)
-                summary = ds.summary()
-    except (FileNotFoundError, ValueError, CacheMismatchError, DownloadError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    print(json.dumps(summary, indent=2))
-    return 0
+    if args.command == "synthetic":
+        out = args.out or synthetic_root()
+        spec = SyntheticSpec(n_train=args.train, n_val=args.val, seed=args.seed)
+        return write_synthetic(out, spec, progress)
+    if args.command == "build":
+        image_dir = coco_root(args.root) / "images" / COCO_SPLITS[args.split]
+        status.progress = lambda: images_done(image_dir)
+        summary = build_coco_subset(args.split, args.images, args.classes, args.seed, args.annotations,
+                                    args.source, args.root, args.workers, progress, args.timeout)
+        if args.cache_size:
+            status.progress = "images complete; the cache is rebuilt from the start"
+            ds = open_dataset("coco", args.split, args.cache_size, args.classes, root=args.root, progress=progress)
+            summary["cache"] = ds.summary()
+        return summary
+    if args.command == "download-weights":
+        status.progress = "the download resumes from its .part file"
+        return download_weights(args.out, args.url, args.sha256)
+    status.progress = "the cache is rebuilt from the start"
+    ds = open_dataset(args.dataset, args.split, args.size, args.classes, rebuild=not args.no_rebuild, progress=progress)
+    return ds.summary()
 
 
 if __name__ == "__main__":

@@ -14,10 +14,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from yolo_lib.data.cache import CachedDataset, open_cache
-from yolo_lib.data.coco_subset import DEFAULT_CLASSES, load_annotations, select_images, write_subset_json
+from yolo_lib.data.coco_subset import load_annotations, select_images, write_subset_json
 from yolo_lib.data.download import fetch_annotations, fetch_images
 from yolo_lib.data.synthetic import SyntheticSpec, ensure_synthetic
 from yolo_lib.paths import data_dir
+from yolo_lib.task import CLASS_NAMES, IMGSZ
 
 COCO_SPLITS = {"train": "train2017", "val": "val2017"}
 DEFAULT_COUNTS = {"train": 12000, "val": 2000}  # the workshop plan's subset sizes
@@ -30,7 +31,7 @@ def coco_root(root: str | Path | None = None) -> Path:
 def build_coco_subset(
     split: str = "train",
     n_images: int | None = None,
-    class_names=DEFAULT_CLASSES,
+    class_names=CLASS_NAMES,
     seed: int = 0,
     annotations: str | Path | None = None,
     image_source=None,
@@ -76,8 +77,8 @@ def synthetic_root(root: str | Path | None = None) -> Path:
 def open_dataset(
     source: str = "synthetic",
     split: str = "train",
-    size: int = 320,
-    class_names=DEFAULT_CLASSES,
+    size: int = IMGSZ,
+    class_names=CLASS_NAMES,
     spec: SyntheticSpec | None = None,
     root: str | Path | None = None,
     cache_root: str | Path | None = None,

@@ -30,8 +30,9 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from yolo_lib.files import build_folder_atomically
-from yolo_lib.data.coco_subset import DEFAULT_CLASSES, image_labels, load_annotations, resolve_categories
+from yolo_lib.data.coco_subset import image_labels, load_annotations, resolve_categories
 from yolo_lib.data.letterbox import boxes_to_letterbox, letterbox_params, paste_letterboxed
+from yolo_lib.task import CLASS_NAMES, IMGSZ
 
 FORMAT_VERSION = 1
 
@@ -105,8 +106,8 @@ def open_cache(
     cache_dir: str | Path,
     annotations: str | Path,
     image_dir: str | Path,
-    size: int = 320,
-    class_names=DEFAULT_CLASSES,
+    size: int = IMGSZ,
+    class_names=CLASS_NAMES,
     rebuild: bool = True,
     workers: int | None = None,
     progress: bool = True,
@@ -166,8 +167,8 @@ def build_cache(
     cache_dir: str | Path,
     annotations: str | Path,
     image_dir: str | Path,
-    size: int = 320,
-    class_names=DEFAULT_CLASSES,
+    size: int = IMGSZ,
+    class_names=CLASS_NAMES,
     workers: int | None = None,
     progress: bool = True,
 ) -> CachedDataset:

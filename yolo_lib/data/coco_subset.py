@@ -17,7 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-DEFAULT_CLASSES: tuple[str, ...] = ("person", "cell phone")
+from yolo_lib.files import atomic_write_text
+from yolo_lib.task import CLASS_NAMES
+
 
 
 def load_annotations(path: str | Path):
@@ -135,7 +137,7 @@ class Selection:
         }
 
 
-def select_images(coco, class_names=DEFAULT_CLASSES, n_images: int | None = None, seed: int = 0) -> Selection:
+def select_images(coco, class_names=CLASS_NAMES, n_images: int | None = None, seed: int = 0) -> Selection:
     """Choose up to ``n_images`` images (None = all eligible): rare-class images first, then the rest.
 
     Deterministic for a given annotation file, class list, count and seed. The result is sorted
@@ -189,9 +191,4 @@ def write_subset_json(coco, selection: Selection, path: str | Path) -> Path:
         "images": [coco.imgs[i] for i in sorted(keep)],
         "annotations": [{k: v for k, v in a.items() if k != "segmentation"} for a in anns],
     }
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data))
-    tmp.replace(path)
-    return path
+    return atomic_write_text(path, json.dumps(data))

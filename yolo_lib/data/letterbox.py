@@ -17,6 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
+from yolo_lib.task import IMGSZ
+
 PAD_VALUE = 114
 
 
@@ -46,7 +48,7 @@ class LetterboxParams:
         return self.left, self.top, self.left + self.new_w, self.top + self.new_h
 
 
-def letterbox_params(width: int, height: int, size: int = 320) -> LetterboxParams:
+def letterbox_params(width: int, height: int, size: int = IMGSZ) -> LetterboxParams:
     """The letterbox geometry for an image of ``width x height`` pixels."""
     if width <= 0 or height <= 0:
         raise ValueError(f"image size must be positive, got {width}x{height}")
@@ -60,7 +62,7 @@ def letterbox_params(width: int, height: int, size: int = 320) -> LetterboxParam
     return LetterboxParams(size, width, height, new_w, new_h, max(left, 0), max(top, 0))
 
 
-def letterbox_image(image: np.ndarray | Image.Image, size: int = 320) -> tuple[np.ndarray, LetterboxParams]:
+def letterbox_image(image: np.ndarray | Image.Image, size: int = IMGSZ) -> tuple[np.ndarray, LetterboxParams]:
     """Letterbox an RGB image (PIL image or ``(H, W, 3)`` uint8) -> ``(size, size, 3)`` uint8, params.
 
     Resizing is bilinear (Pillow).

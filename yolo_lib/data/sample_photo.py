@@ -11,11 +11,12 @@ from matplotlib import cbook
 from PIL import Image
 
 from yolo_lib.data.letterbox import LetterboxParams, letterbox_image
+from yolo_lib.task import IMGSZ
 
 CREDIT = "Grace Hopper (matplotlib sample data, 512x600)"
 
 
-def sample_photo(size: int = 320) -> tuple[np.ndarray, np.ndarray, LetterboxParams]:
+def sample_photo(size: int = IMGSZ) -> tuple[np.ndarray, np.ndarray, LetterboxParams]:
     """The photograph letterboxed to ``size``: (size, size, 3) uint8, the model input
     (1, 3, size, size) float32 in [0, 1] (RGB, NCHW), and the letterbox geometry."""
     path = cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)

@@ -25,11 +25,9 @@ from PIL import Image, ImageDraw
 from tqdm.auto import tqdm
 
 from yolo_lib.files import build_folder_atomically
+from yolo_lib.task import CLASS_NAMES, COCO_CATEGORIES
 
-CATEGORIES = [
-    {"id": 1, "name": "person", "supercategory": "person"},
-    {"id": 77, "name": "cell phone", "supercategory": "electronic"},
-]
+CATEGORIES = [{"id": COCO_CATEGORIES[n][0], "name": n, "supercategory": COCO_CATEGORIES[n][1]} for n in CLASS_NAMES]
 
 
 @dataclass(frozen=True)

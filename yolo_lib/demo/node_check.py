@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from yolo_lib.demo.web_setup import WEB_DIR
+from yolo_lib.task import IMGSZ
 
 MODULES = ("letterbox", "postprocess", "onnx_metadata", "backend", "detector")
 
@@ -56,7 +57,7 @@ def run_module_script(body: str, *args: str) -> str:
     return proc.stdout
 
 
-def js_letterbox(image: np.ndarray, size: int = 320) -> tuple[np.ndarray, dict]:
+def js_letterbox(image: np.ndarray, size: int = IMGSZ) -> tuple[np.ndarray, dict]:
     """The page's letterbox of an (H, W, 3) uint8 RGB image -> (1, 3, size, size) float32, its params."""
     h, w, _ = image.shape
     with tempfile.TemporaryDirectory() as tmp:

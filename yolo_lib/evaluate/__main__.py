@@ -3,7 +3,7 @@
 Prints the summary of :meth:`yolo_lib.evaluate.Evaluator.evaluate` (``mAP50_95``, ``mAP50``,
 ``per_class``, ``images``, ``seconds``, ``engine``, ...) on stdout; notes and errors go to stderr as one
 line each; exit status 0 on success, 1 on bad input, 130 on Ctrl-C or SIGTERM (one line, see
-:mod:`yolo_lib.cli.interrupts`). With ``--out DIR`` it also
+:mod:`yolo_lib.cli.runner`). With ``--out DIR`` it also
 writes ``predictions.json`` (COCO results) and the pictures of :mod:`yolo_lib.evaluate.pictures`.
 
 Class names: those stored in the weights (``meta/names``), else ``--classes``; ``--classes``
@@ -14,7 +14,6 @@ categories in id order if the counts agree (a note says so), else refused.
 from __future__ import annotations
 
 import argparse
-import json
 import shlex
 import sys
 import zipfile
@@ -23,7 +22,8 @@ from pathlib import Path
 from yolo_lib.evaluate.classes import EvaluationError
 from yolo_lib.evaluate.coco_metrics import SCORERS
 from yolo_lib.evaluate.evaluator import ENGINES
-from yolo_lib.cli.interrupts import handle_interrupts
+from yolo_lib.cli.runner import run_command
+from yolo_lib.task import IMGSZ
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -32,7 +32,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("weights", type=Path, help="state-dict .npz (yolo_lib.weights.save_npz or scripts/pt_to_npz.py)")
     p.add_argument("--annotations", type=Path, required=True, help="COCO instances json")
     p.add_argument("--images", type=Path, required=True, help="folder holding the json's file_name entries")
-    p.add_argument("--imgsz", type=int, default=320, help="letterbox side in pixels (multiple of 32)")
+    p.add_argument("--imgsz", type=int, default=IMGSZ, help="letterbox side in pixels (multiple of 32)")
     p.add_argument("--batch", type=int, default=16, help="images per compiled call")
     p.add_argument("--engine", choices=ENGINES, default="auto",
                    help="jax: the compiled PyTensor function; onnxruntime: the model's ONNX export (faster on "
@@ -114,14 +114,8 @@ def run(args: argparse.Namespace) -> dict:
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parse_args(argv)
-    with handle_interrupts("evaluation", "python -m yolo_lib.evaluate " + shlex.join(argv)):
-        try:
-            summary = run(args)
-        except EvaluationError as e:
-            print(f"error: {e}", file=sys.stderr)
-            return 1
-    print(json.dumps(summary))
-    return 0
+    return run_command(lambda _: run(args), errors=(EvaluationError,),
+                       interrupts=("evaluation", "python -m yolo_lib.evaluate " + shlex.join(argv)))
 
 
 if __name__ == "__main__":

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import hashlib
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -35,7 +34,9 @@ from yolo_lib.data.letterbox import PAD_VALUE, LetterboxParams, boxes_from_lette
 from yolo_lib.evaluate.classes import ClassMatch, EvaluationError, match_classes
 from yolo_lib.evaluate.coco_metrics import SCORERS, CocoScores, score_detections
 from yolo_lib.evaluate.dataset import BadImage, LoadedImage, check_folder, load_image, read_annotations, subset
+from yolo_lib.files import atomic_write_text
 from yolo_lib.postprocess import EVAL_CONF_THRESHOLD, IOU_THRESHOLD, MAX_DETECTIONS, non_max_suppression
+from yolo_lib.task import IMGSZ
 
 #: images (B, 3, S, S) float32 in [0, 1] -> inference output (B, 4+nc, A)
 Predictor = Callable[[np.ndarray], np.ndarray]
@@ -70,17 +71,18 @@ def onnxruntime_predictor(model, imgsz: int) -> Predictor:
     weights reuses it, changed weights (training) are exported again.
     """
     from yolo_lib.export.yolo import INPUT_NAME, export_yolo, onnx_session
+    from yolo_lib.weights import fingerprint, state_dict
 
     cache = model.__dict__.setdefault("compiled", {})
-    key, fingerprint = ("onnxruntime", imgsz), weights_fingerprint(model)
-    if key not in cache or cache[key][0] != fingerprint:
+    key, weights = ("onnxruntime", imgsz), fingerprint(state_dict(model))
+    if key not in cache or cache[key][0] != weights:
         session = onnx_session(export_yolo(model, imgsz), threads=_usable_cores(), spinning=False)
 
         def predict(images: np.ndarray) -> np.ndarray:
             return np.concatenate([session.run(None, {INPUT_NAME: images[i:i + ONNXRUNTIME_CHUNK]})[0]
                                    for i in range(0, len(images), ONNXRUNTIME_CHUNK)])
 
-        cache[key] = fingerprint, predict
+        cache[key] = weights, predict
     return cache[key][1]
 
 
@@ -89,17 +91,6 @@ def _usable_cores() -> int:
     if hasattr(os, "sched_getaffinity"):
         return len(os.sched_getaffinity(0))
     return os.cpu_count() or 1
-
-
-def weights_fingerprint(model) -> bytes:
-    """A 16-byte digest of every parameter and buffer of ``model`` (names and values)."""
-    from yolo_lib.weights import state_dict
-
-    digest = hashlib.blake2b(digest_size=16)
-    for name, value in state_dict(model).items():
-        digest.update(name.encode())
-        digest.update(np.ascontiguousarray(value).data)
-    return digest.digest()
 
 
 def detections_to_coco(det: np.ndarray, params: LetterboxParams, image_id: int,
@@ -146,7 +137,7 @@ class Evaluator:
     Construction reads and checks the json; images are read by :meth:`evaluate`.
     """
 
-    def __init__(self, annotations: Path, images: Path, class_names: Sequence[str], imgsz: int = 320,
+    def __init__(self, annotations: Path, images: Path, class_names: Sequence[str], imgsz: int = IMGSZ,
                  batch: int = 16, conf: float = EVAL_CONF_THRESHOLD, iou: float = IOU_THRESHOLD,
                  max_det: int = MAX_DETECTIONS, progress: bool = True, scorer: str = "faster-coco-eval"):
         if not isinstance(imgsz, int) or imgsz < 32 or imgsz % 32:
@@ -296,9 +287,7 @@ class Evaluator:
         state = self._last_state()
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
-        path = out / "predictions.json"
-        path.write_text(json.dumps(state["results"]))
-        return path
+        return atomic_write_text(out / "predictions.json", json.dumps(state["results"]))
 
     def save_pictures(self, out_dir: Path) -> list[Path]:
         """Pictures of the last :meth:`evaluate`: boxes grid, PR curves, confusion matrix (PNG)."""

@@ -21,6 +21,7 @@ import pytensor.tensor as pt
 import yolo_lib
 from yolo_lib.compilation import modes
 from yolo_lib.export import export_graph
+from yolo_lib.task import IMGSZ
 
 INPUT_NAME, OUTPUT_NAME = "images", "output0"
 
@@ -64,7 +65,7 @@ def yolo_metadata(model, imgsz, names=None, opset: int = 18) -> dict[str, str]:
     }
 
 
-def export_yolo(model, imgsz=320, opset: int = 18, names=None, dynamic_size: bool = False) -> onnx.ModelProto:
+def export_yolo(model, imgsz=IMGSZ, opset: int = 18, names=None, dynamic_size: bool = False) -> onnx.ModelProto:
     """ONNX ModelProto of ``model``'s eval-mode inference at ``imgsz`` with a dynamic batch axis.
 
     With ``dynamic_size`` the image height and width are dynamic too (any multiple of 32; the
@@ -85,7 +86,7 @@ def export_yolo(model, imgsz=320, opset: int = 18, names=None, dynamic_size: boo
 
 
 @lru_cache(maxsize=4)
-def pytensor_eval_function(model, imgsz=320):
+def pytensor_eval_function(model, imgsz=IMGSZ):
     """PyTensor's own evaluation of ``model``'s eval-mode inference: images -> (B, 4+nc, A).
 
     The parity reference for the exporter, so it runs the very graph that was exported:

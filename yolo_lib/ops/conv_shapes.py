@@ -15,6 +15,7 @@ from pytensor.graph.traversal import io_toposort
 
 from yolo_lib.ops.conv import Conv2d
 from yolo_lib.ops.conv_lowering import ConvShape, conv_shape
+from yolo_lib.task import IMGSZ
 
 
 @dataclass(frozen=True)
@@ -25,7 +26,7 @@ class ConvLayer:
     count: int
 
 
-def conv_inventory(model, batch: int = 8, h: int = 320, w: int = 320) -> list[ConvLayer]:
+def conv_inventory(model, batch: int = 8, h: int = IMGSZ, w: int = IMGSZ) -> list[ConvLayer]:
     """Distinct conv shapes of ``model``'s forward for images (batch, 3, h, w), in graph order."""
     x = pt.tensor4("images", dtype="float32", shape=(batch, 3, h, w))
     out = model.forward(x, train=False)

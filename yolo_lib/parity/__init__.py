@@ -6,7 +6,8 @@ The file uses the fixtures' layout (``shared/fixtures/README.md``): ``input/img`
 work (the architecture is read from the state dict); absent keys are skipped.
 
 It prints ONE JSON object ``{"checks": [{"name", "metric", "value", "tol", "ok"}, ...], "ok": ...}``
-and exits 0 only when every check is ok (1 otherwise, 2 when the file cannot be read).
+and exits 0 only when every check is ok, 1 otherwise; a file that cannot be read is one line
+``error: ...`` and exit status 1 (:mod:`yolo_lib.cli.runner`).
 
 Checks come from the check-group functions listed in :data:`CHECK_GROUPS`. A group takes the
 :class:`ParityCase` and returns a list of :class:`Check`; a new group is a function in a module
@@ -17,12 +18,12 @@ BN statistics), :mod:`.loss` (assigner, loss, gradients).
 
 from __future__ import annotations
 
-import json
-import sys
+import argparse
 from typing import Callable, Mapping
 
 import numpy as np
 
+from yolo_lib.cli.runner import CommandError, Outcome, run_command
 from yolo_lib.tolerances import (
     GRAD_ZERO_FLOOR, TOL_ACTIVATION, TOL_BOX_PX, TOL_GRAD, TOL_LOSS, TOL_SCORE, TOL_TARGET_SCORE,
 )
@@ -53,15 +54,17 @@ def run(ref: Mapping[str, np.ndarray] | ParityCase, groups=None) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if len(argv) != 1:
-        print("usage: python -m yolo_lib.parity FILE.npz", file=sys.stderr)
-        return 2
+    p = argparse.ArgumentParser(prog="python -m yolo_lib.parity", description="parity against a reference file")
+    p.add_argument("file", help="reference .npz in the fixtures' layout")
+    path = p.parse_args(argv).file
+    return run_command(lambda _: check_file(path))
+
+
+def check_file(path: str) -> Outcome:
+    """The report of every check group on the reference file ``path``; ok when every check is."""
     try:
-        ref = read_reference(argv[0])
+        ref = read_reference(path)
     except (OSError, ValueError) as err:
-        print(f"cannot read reference file {argv[0]}: {err}", file=sys.stderr)
-        return 2
+        raise CommandError(f"cannot read reference file {path}: {err}") from None
     report = run(ref)
-    print(json.dumps(report))
-    return 0 if report["ok"] else 1
+    return Outcome(report, ok=report["ok"])

@@ -10,21 +10,21 @@ Examples::
     python -m yolo_lib.train --data coco --profile full --batch 512 --devices 8   # data parallel
     python -m yolo_lib.train --data coco --profile full --precision bfloat16     # mixed precision
 
-Exit status: 0 done, 1 error (one line), 130 interrupted (state saved; the resume command is printed).
+Exit status (:mod:`yolo_lib.cli.runner`): 0 done, 1 error (one line), 130 interrupted (state saved;
+the resume command is printed).
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import sys
 from pathlib import Path
 
 import yolo_lib  # noqa: F401  (float32 and XLA defaults before pytensor/jax)
-from yolo_lib.data import DEFAULT_CLASSES
 from yolo_lib.ops.precision import DEFAULT as DEFAULT_PRECISION
 from yolo_lib.ops.precision import PRECISIONS
+from yolo_lib.task import CLASS_NAMES
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -36,7 +36,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     for split in ("train", "val"):
         p.add_argument(f"--{split}-annotations", type=Path, help=f"COCO-format {split} json")
         p.add_argument(f"--{split}-images", type=Path, help=f"{split} image folder")
-    p.add_argument("--classes", nargs="+", default=list(DEFAULT_CLASSES), help="class names to train")
+    p.add_argument("--classes", nargs="+", default=list(CLASS_NAMES), help="class names to train")
     p.add_argument("--imgsz", type=int)
     p.add_argument("--epochs", type=int)
     p.add_argument("--batch", type=int)
@@ -84,32 +84,32 @@ def build_source(args, cfg):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    from yolo_lib.cli.interrupts import EXIT_INTERRUPTED, handle_interrupts
-    from yolo_lib.train.checkpoint import CheckpointError
+    from yolo_lib.cli.runner import run_command
     from yolo_lib.train.data import DataError
-    from yolo_lib.train.loop import NonFiniteLossError, Trainer, TrainingInterrupted
+    from yolo_lib.train.loop import NonFiniteLossError
+    from yolo_lib.weights import CheckpointError
 
-    try:
-        if args.resume is not None:
-            explicit = args.data or args.train_annotations
-            source = build_source(args, None) if explicit else None
-            trainer = Trainer.from_run(args.resume, progress=not args.quiet, source=source, devices=args.devices)
-        else:
-            cfg = build_config(args)
-            source = build_source(args, cfg)
-            out = args.out or Path("runs") / f"{source.name}_{cfg.imgsz}"
-            trainer = Trainer(cfg, source, out, weights=args.weights, progress=not args.quiet, devices=args.devices)
-        with handle_interrupts(f"training {trainer.out}", trainer.resume_hint) as status:
-            status.progress = trainer.interrupt_note
-            summary = trainer.fit()
-    except TrainingInterrupted as e:  # only outside handle_interrupts (not the main thread)
-        print(str(e), file=sys.stderr)
-        return EXIT_INTERRUPTED
-    except (DataError, CheckpointError, NonFiniteLossError, FileNotFoundError, OSError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
-    print(json.dumps(summary))
-    return 0
+    return run_command(lambda _: train(args),
+                       errors=(DataError, CheckpointError, NonFiniteLossError, FileNotFoundError, OSError, ValueError))
+
+
+def train(args: argparse.Namespace) -> dict:
+    """Build (or resume) the run and train it; Ctrl-C saves and prints the resume command."""
+    from yolo_lib.cli.interrupts import handle_interrupts
+    from yolo_lib.train.loop import Trainer
+
+    if args.resume is not None:
+        explicit = args.data or args.train_annotations
+        source = build_source(args, None) if explicit else None
+        trainer = Trainer.from_run(args.resume, progress=not args.quiet, source=source, devices=args.devices)
+    else:
+        cfg = build_config(args)
+        source = build_source(args, cfg)
+        out = args.out or Path("runs") / f"{source.name}_{cfg.imgsz}"
+        trainer = Trainer(cfg, source, out, weights=args.weights, progress=not args.quiet, devices=args.devices)
+    with handle_interrupts(f"training {trainer.out}", trainer.resume_hint) as status:
+        status.progress = trainer.interrupt_note
+        return trainer.fit()
 
 
 if __name__ == "__main__":

@@ -13,53 +13,29 @@ The dict (:func:`make_checkpoint`)::
      "history": [per-epoch result rows]}
 
 On disk it is one ``.npz``: arrays under ``model/``, ``optimizer/momentum/``,
-``optimizer/grad_sum/``, ``ema/`` keys and everything else as JSON in ``meta``. Writing goes
-to ``<path>.tmp``, is flushed and fsynced, then ``os.replace``d over the old file, so a crash
-at any moment leaves either the old or the new checkpoint. Reading checks the zip CRCs, the
+``optimizer/grad_sum/``, ``ema/`` keys and everything else as JSON in ``meta``. It is written
+atomically (:func:`yolo_lib.files.atomic_savez`: a temporary file, fsynced, renamed over the old
+one), so a crash at any moment leaves either the old or the new checkpoint. Reading checks the zip CRCs, the
 format version and that every array is there; anything else is a :class:`CheckpointError`.
-The exported weights (``last.npz``/``best.npz``) are state-dict npz files as
-:mod:`yolo_lib.weights` reads them, with the class names (``meta/names``).
+The exported weights (``last.npz``/``best.npz``) are state-dict npz files with the class names
+(:func:`yolo_lib.weights.write_npz`). :class:`~yolo_lib.weights.CheckpointError` is the error
+of every unusable checkpoint, this one or a ``.pt`` file.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
-from yolo_lib.weights import NAMES_KEY, NPZ_PREFIX
+from yolo_lib.files import atomic_savez
+from yolo_lib.weights import CheckpointError
 
 FORMAT = "yolo_lib.train.checkpoint/1"
 ARRAY_GROUPS = {"model": ("model",), "optimizer/momentum": ("optimizer", "momentum"),
                 "optimizer/grad_sum": ("optimizer", "grad_sum"), "ema": ("ema", "values")}
-
-
-class CheckpointError(ValueError):
-    """A checkpoint that cannot be used (corrupt, incomplete, or for another run)."""
-
-
-def atomic_savez(path: str | Path, arrays: dict) -> Path:
-    """``np.savez`` to ``path`` atomically: tmp file, flush + fsync, ``os.replace``."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        np.savez(f, **arrays)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    try:  # make the rename itself durable
-        fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-    except OSError:
-        pass
-    return path
 
 
 def _get(d: dict, keys: tuple):
@@ -116,20 +92,3 @@ def load_checkpoint(path: str | Path) -> dict:
                          "grad_sum": groups["optimizer/grad_sum"]}
     ckpt["ema"] = {"values": groups["ema"], "updates": meta["ema_updates"]}
     return ckpt
-
-
-def save_weights(state_dict: dict, class_names, path: str | Path) -> Path:
-    """A state-dict npz (``state_dict/<name>`` keys, :func:`yolo_lib.weights.read_npz` reads it)
-    plus the class names (``meta/names``), written atomically."""
-    arrays = {NPZ_PREFIX + k: np.asarray(v, np.float32) for k, v in state_dict.items()}
-    arrays[NAMES_KEY] = np.array([str(n) for n in class_names], dtype=str)
-    return atomic_savez(path, arrays)
-
-
-def fingerprint(arrays: dict) -> str:
-    """SHA-1 over names, shapes and dtypes (not values) of ``arrays``: identifies a model layout."""
-    h = hashlib.sha1()
-    for name in sorted(arrays):
-        a = np.asarray(arrays[name])
-        h.update(f"{name}:{a.shape}:{a.dtype};".encode())
-    return h.hexdigest()

@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field, fields
 from yolo_lib.data.augment import AugmentConfig
 from yolo_lib.ops.precision import DEFAULT as DEFAULT_PRECISION
 from yolo_lib.ops.precision import check_precision
+from yolo_lib.task import IMGSZ
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,7 @@ class TrainConfig:
     # run size
     epochs: int = 100
     batch: int = 16  # images per iteration (the compiled step's batch)
-    imgsz: int = 320  # square training/validation size, multiple of 32
+    imgsz: int = IMGSZ  # square training/validation size, multiple of 32
     n_train: int | None = None  # synthetic set: training images (None = the data's own count)
     n_val: int | None = None  # synthetic set: validation images
     seed: int = 0
@@ -134,5 +135,5 @@ SMOKE_MIN_MAP50 = 0.25
 #: The workshop run on one H100: COCO person + cell phone, 12k/2k images at 320 px, 100 epochs.
 #: Augmentation in 8 worker processes: about 1,500 mosaic images/s per quiet core (docs/benchmarks.md),
 #: so 8 of a Lambda H100 instance's 26 vCPUs leave the rest to the training process and evaluation.
-FULL = TrainConfig(epochs=100, batch=64, imgsz=320, n_train=12000, n_val=2000, processes=8, val_batch=64,
+FULL = TrainConfig(epochs=100, batch=64, imgsz=IMGSZ, n_train=12000, n_val=2000, processes=8, val_batch=64,
                    log_every=50)

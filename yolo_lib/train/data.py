@@ -11,9 +11,10 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from yolo_lib.data import DEFAULT_CLASSES, SyntheticSpec, ensure_synthetic, open_cache
+from yolo_lib.data import SyntheticSpec, ensure_synthetic, open_cache
 from yolo_lib.data.build import COCO_SPLITS, coco_root
 from yolo_lib.paths import data_dir
+from yolo_lib.task import CLASS_NAMES
 
 
 class DataError(ValueError):
@@ -29,7 +30,7 @@ class DataSource:
     train_images: Path
     val_annotations: Path
     val_images: Path
-    class_names: tuple[str, ...] = tuple(DEFAULT_CLASSES)
+    class_names: tuple[str, ...] = tuple(CLASS_NAMES)
 
     def check(self) -> None:
         """:class:`DataError` naming the first missing file or folder."""
@@ -68,7 +69,7 @@ def synthetic_source(n_train: int | None = None, n_val: int | None = None, seed:
                       root / "instances_val.json", root / "val")
 
 
-def coco_source(class_names=DEFAULT_CLASSES) -> DataSource:
+def coco_source(class_names=CLASS_NAMES) -> DataSource:
     """The COCO subset built by ``python -m yolo_lib.data build`` (not built: DataError)."""
     root = coco_root()
     paths = [root / "annotations" / f"subset_{COCO_SPLITS[s]}.json" for s in ("train", "val")]

@@ -28,38 +28,41 @@ another count. Checkpoints hold plain numpy arrays whatever the count.
 from __future__ import annotations
 
 import csv
+import io
 import json
-import signal
-import threading
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 from tqdm.auto import tqdm
 
+from yolo_lib.cli.interrupts import signal_handlers
+from yolo_lib.cli.runner import CommandInterrupted
 from yolo_lib.data import BatchLoader
+from yolo_lib.files import atomic_path, atomic_write_text
 from yolo_lib.model import build_yolo11
-from yolo_lib.train.checkpoint import CheckpointError, fingerprint, load_checkpoint, save_checkpoint, save_weights
+from yolo_lib.train.checkpoint import load_checkpoint, save_checkpoint
 from yolo_lib.train.config import TrainConfig
 from yolo_lib.train.data import DataSource
 from yolo_lib.train.schedule import iteration_settings
-from yolo_lib.weights import COCO_CELL_PHONE, COCO_PERSON, infer_architecture, load_state_dict, read_npz, state_dict
+from yolo_lib.task import COCO80_ROWS, coco80_rows
+from yolo_lib.weights import (
+    CheckpointError, fingerprint, infer_architecture, load_state_dict, read_npz, state_dict, write_npz,
+)
 
 #: results.csv columns, as Ultralytics writes them (val losses are not computed here: left empty).
 RESULT_COLUMNS = ("epoch", "time", "train/box_loss", "train/cls_loss", "train/dfl_loss", "metrics/precision(B)",
                   "metrics/recall(B)", "metrics/mAP50(B)", "metrics/mAP50-95(B)", "val/box_loss", "val/cls_loss",
                   "val/dfl_loss", "lr/pg0", "lr/pg1", "lr/pg2")
 CHECKPOINT = "last_checkpoint.npz"
-COCO_IDS = {"person": COCO_PERSON, "cell phone": COCO_CELL_PHONE}
 
 
 class NonFiniteLossError(RuntimeError):
     """The loss became NaN or infinite; the last good checkpoint is kept."""
 
 
-class TrainingInterrupted(KeyboardInterrupt):
-    """Ctrl-C: the state was saved; ``resume_hint`` says how to continue."""
+class TrainingInterrupted(CommandInterrupted):
+    """Ctrl-C: the state was saved; the message says how to continue (``Trainer.resume_hint``)."""
 
 
 def check_writable(out_dir: Path) -> None:
@@ -149,7 +152,7 @@ class Trainer:
         self.model = build_yolo11("n", len(self.class_names), seed=cfg.seed)
         if self.weights_path is not None and self.resume_state is None:
             self._load_initial_weights(self.weights_path)
-        self.model_fingerprint = fingerprint(state_dict(self.model))
+        self.model_fingerprint = fingerprint(state_dict(self.model), values=False)
         self.data_fingerprint = self.source.fingerprint()
         if self.resume_state is not None:
             self._check_resumable(self.resume_state)  # before the compile
@@ -172,11 +175,10 @@ class Trainer:
         nc = infer_architecture(sd)["nc"]
         class_ids = None
         if nc != len(self.class_names):
-            unknown = [n for n in self.class_names if n not in COCO_IDS]
-            if nc != 80 or unknown:
+            if nc != 80 or not set(self.class_names) <= set(COCO80_ROWS):
                 raise ValueError(f"{path} has {nc} classes; class selection from it works for an 80-class COCO "
-                                 f"checkpoint and the classes {sorted(COCO_IDS)}")
-            class_ids = [COCO_IDS[n] for n in self.class_names]
+                                 f"checkpoint and the classes {sorted(COCO80_ROWS)}")
+            class_ids = coco80_rows(self.class_names)
         load_state_dict(self.model, sd, class_ids)
 
     # ---------------------------------------------------------------- checkpoints
@@ -235,20 +237,10 @@ class Trainer:
         return "nothing saved yet: no epoch finished, so start the same command again instead"
 
     # ---------------------------------------------------------------- training
-    @contextmanager
     def _ctrl_c_finishes_iteration(self):
         """First Ctrl-C (or SIGTERM): stop after the current iteration, state saved; second: abort
         now. Signals the process ignores (``nohup``) stay ignored; off the main thread, no change."""
-        if threading.current_thread() is not threading.main_thread():
-            yield
-            return
-        previous = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)
-                    if signal.getsignal(s) is not signal.SIG_IGN}
-        try:
-            yield
-        finally:
-            for s, handler in previous.items():
-                signal.signal(s, handler)
+        return signal_handlers(self._on_signal)
 
     @property
     def stop_requested(self) -> bool:
@@ -373,10 +365,10 @@ class Trainer:
         improved = fitness is None or self.best_fitness is None or fitness > self.best_fitness
         self.epoch, self.batch_in_epoch = epoch + 1, 0
         sd = state_dict(self.eval_model)
-        save_weights(sd, self.class_names, self.out / "weights" / "last.npz")
+        write_npz(sd, self.out / "weights" / "last.npz", self.class_names)
         if improved:
             self.best_fitness, self.best_epoch = fitness, epoch + 1
-            save_weights(sd, self.class_names, self.out / "weights" / "best.npz")
+            write_npz(sd, self.out / "weights" / "best.npz", self.class_names)
         self._save()  # last: the resume point, written after the weight files
         self._write_results()
         m = " ".join(f"{label} {metrics[k]:.4f}" for label, k in (("mAP50", "mAP50"), ("mAP50-95", "mAP50_95"),
@@ -387,13 +379,13 @@ class Trainer:
             self.on_epoch_end(row)
 
     def _write_results(self) -> None:
-        path = self.out / "results.csv"
-        with open(path, "w", newline="") as f:
-            w = csv.writer(f)
-            w.writerow(RESULT_COLUMNS)
-            for row in self.history:
-                w.writerow(["" if row[c] is None else (f"{row[c]:.6g}" if isinstance(row[c], float) else row[c])
-                            for c in RESULT_COLUMNS])
+        text = io.StringIO(newline="")
+        w = csv.writer(text)
+        w.writerow(RESULT_COLUMNS)
+        for row in self.history:
+            w.writerow(["" if row[c] is None else (f"{row[c]:.6g}" if isinstance(row[c], float) else row[c])
+                        for c in RESULT_COLUMNS])
+        atomic_write_text(self.out / "results.csv", text.getvalue())
         if self.cfg.plots:
             from yolo_lib.train.plots import plot_results
 
@@ -437,9 +429,10 @@ class Trainer:
         from yolo_lib.export.yolo import export_yolo
 
         proto = export_yolo(self.eval_model, self.cfg.imgsz, names=self.class_names)
-        onnx.save(proto, str(self.out / "weights" / "best.onnx"))
+        with atomic_path(self.out / "weights" / "best.onnx") as tmp:
+            onnx.save(proto, str(tmp))
         images = self.train_set.images[:2].astype(np.float32) / 255.0
         report = parity_vs_pytensor(proto, self.eval_model, images)
-        (self.out / "weights" / "best_onnx_parity.json").write_text(json.dumps(report, indent=2, default=float))
+        atomic_write_text(self.out / "weights" / "best_onnx_parity.json", json.dumps(report, indent=2, default=float))
         self.log(f"best.onnx: parity vs PyTensor max_rel {report['max_rel']:.2e} ({'ok' if report['ok'] else 'FAILED'})")
 

@@ -9,12 +9,14 @@
 """
 
 from yolo_lib.weights.state_dicts import (
-    COCO_CELL_PHONE, COCO_PERSON, IGNORED_SUFFIX, NAMES_KEY, NPZ_PREFIX, StateDictError, dfl_key, infer_architecture,
-    load_state_dict, model_from_state_dict, read_class_names, read_npz, save_npz, state_dict,
+    COCO_CELL_PHONE, COCO_PERSON, IGNORED_SUFFIX, NAMES_KEY, NPZ_PREFIX, CheckpointError, StateDictError,
+    class_row_keys, dfl_key, fingerprint, infer_architecture, load_state_dict, model_from_state_dict,
+    read_class_names, read_npz, save_npz, select_class_rows, state_dict, write_npz,
 )
 
 __all__ = [
-    "COCO_CELL_PHONE", "COCO_PERSON", "IGNORED_SUFFIX", "NAMES_KEY", "NPZ_PREFIX", "StateDictError", "dfl_key",
-    "infer_architecture", "load_state_dict", "model_from_state_dict", "read_class_names", "read_npz", "save_npz",
-    "state_dict",
+    "COCO_CELL_PHONE", "COCO_PERSON", "IGNORED_SUFFIX", "NAMES_KEY", "NPZ_PREFIX", "CheckpointError",
+    "StateDictError", "class_row_keys", "dfl_key", "fingerprint", "infer_architecture", "load_state_dict",
+    "model_from_state_dict", "read_class_names", "read_npz", "save_npz", "select_class_rows", "state_dict",
+    "write_npz",
 ]

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from yolo_lib.model import DETECT_INDEX
+from yolo_lib.weights.state_dicts import CheckpointError, select_class_rows
 
 #: torch storage class name -> numpy dtype of its elements ("bfloat16" is widened to float32).
 STORAGE_DTYPES = {
@@ -55,10 +55,6 @@ MODULE_CLASSES = {
     "ultralytics.nn.modules.block": ("C3k2", "C3k", "Bottleneck", "SPPF", "C2PSA", "PSABlock", "Attention", "DFL"),
     "ultralytics.nn.modules.head": ("Detect",),
 }
-
-
-class CheckpointError(ValueError):
-    """The file is not a readable torch checkpoint of a YOLO11 detection model."""
 
 
 class UnsafeCheckpointError(CheckpointError):
@@ -209,33 +205,16 @@ def module_state_dict(root: ModuleRecord) -> dict[str, np.ndarray]:
     return out
 
 
-def select_classes(sd: dict[str, np.ndarray], class_ids: Sequence[int]) -> dict[str, np.ndarray]:
-    """A copy of ``sd`` whose class outputs (``cv3.<level>.2`` weight and bias) keep only the rows
-    ``class_ids``, in that order: e.g. ``[0, 67]`` turns COCO's 80 classes into person, cell phone."""
-    rows = [int(c) for c in class_ids]
-    out = dict(sd)
-    level = 0
-    while f"model.{DETECT_INDEX}.cv3.{level}.2.weight" in sd:
-        for p in ("weight", "bias"):
-            key = f"model.{DETECT_INDEX}.cv3.{level}.2.{p}"
-            n = sd[key].shape[0]
-            if not rows or min(rows) < 0 or max(rows) >= n or len(set(rows)) != len(rows):
-                raise CheckpointError(f"class_ids {rows} must be distinct indices below the checkpoint's {n} classes")
-            out[key] = sd[key][rows]
-        level += 1
-    if level == 0:
-        raise CheckpointError(f"no Detect class outputs model.{DETECT_INDEX}.cv3.<level>.2 in the state dict")
-    return out
-
-
 def read_state_dict(path: str | Path, class_ids: Sequence[int] | None = None) -> dict[str, np.ndarray]:
     """The project's state-dict format (:mod:`yolo_lib.weights`) of a ``.pt`` checkpoint: float32
     arrays under Ultralytics names, ``num_batches_tracked`` dropped, EMA weights when present;
-    ``class_ids`` keeps only those classes (see :func:`select_classes`)."""
+    ``class_ids`` keeps only those classes (:func:`~yolo_lib.weights.state_dicts.select_class_rows`);
+    :class:`CheckpointError` when the file is not a readable torch checkpoint of a YOLO11 detection
+    model."""
     ckpt = read_checkpoint(path)
     model = ckpt.get("ema") or ckpt.get("model")
     if not isinstance(model, ModuleRecord):
         raise CheckpointError(f"{path}: no model in the checkpoint (keys {sorted(map(str, ckpt))})")
     sd = {k: np.asarray(v, np.float32) for k, v in module_state_dict(model).items()
           if not k.endswith("num_batches_tracked")}
-    return select_classes(sd, class_ids) if class_ids is not None else sd
+    return select_class_rows(sd, class_ids) if class_ids is not None else sd

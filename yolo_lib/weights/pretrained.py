@@ -25,12 +25,12 @@ from yolo_lib import settings
 from yolo_lib.data.download import DownloadError, download_url
 from yolo_lib.model import DETECT_INDEX
 from yolo_lib.paths import data_dir
-from yolo_lib.weights import COCO_CELL_PHONE, COCO_PERSON
+from yolo_lib.task import CLASS_NAMES, coco80_rows
 
 OFFICIAL_URL = "https://github.com/ultralytics/assets/releases/download/v8.3.0/yolo11n.pt"
 OFFICIAL_SHA256 = "0ebbc80d4a7680d14987a577cd21342b65ecfd94632bd9a8da63ae6417644ee1"
 FILE_NAME = "yolo11n.pt"
-WORKSHOP_CLASSES = (COCO_PERSON, COCO_CELL_PHONE)
+WORKSHOP_CLASSES = tuple(coco80_rows(CLASS_NAMES))  # their rows in the 80-class head
 COCO_CLASSES = 80
 
 
@@ -90,7 +90,8 @@ def find_weights() -> Path | None:
     return p if p.is_file() else None
 
 
-def load_state_dict(class_ids: Sequence[int] | None = WORKSHOP_CLASSES, verbose: bool = True) -> dict[str, np.ndarray] | None:
+def official_state_dict(class_ids: Sequence[int] | None = WORKSHOP_CLASSES,
+                        verbose: bool = True) -> dict[str, np.ndarray] | None:
     """The official weights as a state dict (class rows ``class_ids``: person, cell phone by
     default; None keeps all 80), or None -- saying so when ``verbose`` -- when not downloaded."""
     from yolo_lib.weights.checkpoint_pt import read_state_dict
@@ -111,8 +112,8 @@ def workshop_state_dict(path: str | Path, class_ids: Sequence[int] = WORKSHOP_CL
     """State dict of a ``.npz`` (yolo_lib / fixture layout) or ``.pt`` (Ultralytics) file; an
     80-class COCO checkpoint keeps only ``class_ids`` (person, cell phone), other class counts
     are returned as they are."""
-    from yolo_lib.weights.checkpoint_pt import read_state_dict, select_classes
-    from yolo_lib.weights import read_npz
+    from yolo_lib.weights import read_npz, select_class_rows
+    from yolo_lib.weights.checkpoint_pt import read_state_dict
 
     path = Path(path)
     sd = read_state_dict(path) if path.suffix == ".pt" else read_npz(path)
@@ -121,7 +122,7 @@ def workshop_state_dict(path: str | Path, class_ids: Sequence[int] = WORKSHOP_CL
         raise ValueError(f"{path}: not a YOLO11 detection state dict (no model.{DETECT_INDEX}.cv3.0.2.weight)")
     if cls_out.shape[0] == COCO_CLASSES:
         print(f"{path.name}: 80 COCO classes, keeping {list(class_ids)} (person, cell phone)")
-        sd = select_classes(sd, class_ids)
+        sd = select_class_rows(sd, class_ids)
     return sd
 
 

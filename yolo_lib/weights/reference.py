@@ -16,13 +16,13 @@ Keys follow ``shared/fixtures/README.md`` (``input/img``, ``state_dict/<name>``,
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import numpy as np
 
 from yolo_lib import settings
 from yolo_lib.paths import REPO_ROOT, fixture_path
+from yolo_lib.weights.state_dicts import fingerprint
 
 FULL_NAME = "yolo11n_nc2_320.npz"
 COMPACT_PATH = REPO_ROOT / "yolo_lib" / "weights" / "reference_data" / "yolo11n_nc2_128.npz"
@@ -75,16 +75,6 @@ def seeded_state_dict(seed: int, scale: str = "n", nc: int = 2) -> dict[str, np.
     return sd
 
 
-def state_dict_digest(sd: dict[str, np.ndarray]) -> str:
-    """SHA-256 over every name, shape and float32 byte of ``sd`` (sorted by name)."""
-    h = hashlib.sha256()
-    for k in sorted(sd):
-        v = np.ascontiguousarray(sd[k], dtype=np.float32)
-        h.update(f"{k}{v.shape}".encode())
-        h.update(v.tobytes())
-    return h.hexdigest()
-
-
 def read(path: str | Path) -> Reference:
     """One reference file; a compact one gets its ``state_dict/`` regenerated and verified."""
     path = Path(path)
@@ -97,7 +87,7 @@ def read(path: str | Path) -> Reference:
         seed, nc = int(arrays[f"{META}weights_seed"]), int(arrays[f"{META}nc"])
         sd = seeded_state_dict(seed, str(arrays[f"{META}scale"]), nc)
         want = str(arrays[f"{META}state_dict_sha256"])
-        if state_dict_digest(sd) != want:
+        if fingerprint(sd) != want:
             raise ValueError(f"{path}: the weights regenerated from seed {seed} differ from the ones Ultralytics "
                              "ran (did yolo_lib's initialiser change? rewrite the file with scripts/make_reference.py)")
         arrays.update({STATE_PREFIX + k: v for k, v in sd.items()})

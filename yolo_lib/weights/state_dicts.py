@@ -9,31 +9,43 @@ checkpoint converts to it with ``scripts/pt_to_npz.py`` (see ``docs/weights.md``
 * :func:`load_state_dict` copies a state dict into a model: every entry must be used and every
   shape must match, else one :class:`StateDictError` lists the missing, unexpected and
   mismatched names. ``class_ids`` selects class rows of a larger head (COCO person = 0,
-  cell phone = 67) so an 80-class checkpoint can start a model with fewer classes.
+  cell phone = 67; :func:`select_class_rows`) so an 80-class checkpoint can start a model with
+  fewer classes.
 * :func:`state_dict` is the inverse (PyTorch order); :func:`model_from_state_dict` infers
   scale, nc and head width and builds the matching model.
-* Class names travel with a checkpoint: :func:`save_npz` writes them as a ``meta/names``
-  string array (index = class row), :func:`read_class_names` reads them back (None for files
-  written before names were stored, such as the fixtures).
+* Class names travel with a checkpoint: :func:`write_npz` (:func:`save_npz` for a model) writes
+  them as a ``meta/names`` string array (index = class row), atomically; :func:`read_class_names`
+  reads them back (None for files written before names were stored, such as the fixtures).
+* :func:`fingerprint` identifies weights (names, shapes and values) or, with ``values=False``, a
+  model layout (names and shapes).
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 
+from yolo_lib.files import atomic_savez
 from yolo_lib.model import DETECT_INDEX, YOLO11, build_yolo11
+from yolo_lib.task import COCO80_ROWS
 
 NPZ_PREFIX = "state_dict/"
 NAMES_KEY = "meta/names"
 IGNORED_SUFFIX = "num_batches_tracked"
-#: COCO class indices used by the workshop.
-COCO_PERSON, COCO_CELL_PHONE = 0, 67
+#: Rows of the workshop's classes in an 80-class COCO head (:data:`yolo_lib.task.COCO80_ROWS`).
+COCO_PERSON, COCO_CELL_PHONE = COCO80_ROWS["person"], COCO80_ROWS["cell phone"]
 
 
-class StateDictError(ValueError):
+class CheckpointError(ValueError):
+    """Weights or a checkpoint that cannot be used (corrupt, incomplete, unsafe, or for another
+    run or model): a ``.pt`` file (:mod:`yolo_lib.weights.checkpoint_pt`), a training checkpoint
+    (:mod:`yolo_lib.train.checkpoint`)."""
+
+
+class StateDictError(CheckpointError):
     """A state dict that does not fit the model; the message lists every problem."""
 
 
@@ -41,9 +53,31 @@ def dfl_key() -> str:
     return f"model.{DETECT_INDEX}.dfl.conv.weight"
 
 
-def _class_row_keys(model: YOLO11) -> set[str]:
-    """Names of the head tensors whose first axis is the class axis (cv3.i.2 weight, bias)."""
-    return {f"model.{DETECT_INDEX}.cv3.{i}.2.{p}" for i in range(len(model.strides)) for p in ("weight", "bias")}
+def class_row_keys(sd: Mapping[str, np.ndarray]) -> list[str]:
+    """Names of the head tensors of ``sd`` (a state dict or a model's ``params``) whose first axis
+    is the class axis: ``cv3.<level>.2`` weight and bias of every level."""
+    keys, level = [], 0
+    while f"model.{DETECT_INDEX}.cv3.{level}.2.weight" in sd:
+        keys += [f"model.{DETECT_INDEX}.cv3.{level}.2.{p}" for p in ("weight", "bias")]
+        level += 1
+    return keys
+
+
+def select_class_rows(sd: Mapping[str, np.ndarray], class_ids: Sequence[int]) -> dict[str, np.ndarray]:
+    """A copy of ``sd`` whose class outputs keep only the rows ``class_ids``, in that order: e.g.
+    ``[COCO_PERSON, COCO_CELL_PHONE]`` turns COCO's 80 classes into the workshop's two.
+    :class:`StateDictError` for ids that are not distinct indices below the source's class count."""
+    rows = [int(c) for c in class_ids]
+    keys = class_row_keys(sd)
+    if not keys:
+        raise StateDictError(f"no Detect class outputs model.{DETECT_INDEX}.cv3.<level>.2 in the state dict")
+    n = min(np.shape(sd[k])[0] for k in keys)
+    if not rows or len(set(rows)) != len(rows) or min(rows) < 0:
+        raise StateDictError(f"class_ids {rows} must be distinct non-negative class indices")
+    if max(rows) >= n:
+        raise StateDictError(f"class_ids {rows}: class id {max(rows)} >= {n} source classes (they must be "
+                             f"indices below the checkpoint's {n} classes)")
+    return {**sd, **{k: np.asarray(sd[k])[rows] for k in keys}}
 
 
 def state_dict(model: YOLO11) -> dict[str, np.ndarray]:
@@ -71,8 +105,12 @@ def load_state_dict(model: YOLO11, sd: Mapping[str, np.ndarray], class_ids: Sequ
     if not isinstance(sd, Mapping):
         raise TypeError(f"state dict must be a mapping name -> array, got {type(sd).__name__}")
     targets = {**model.params, **model.buffers}
-    class_rows = _class_row_keys(model)
-    rows = _check_class_ids(class_ids, model)
+    selected = set()
+    if class_ids is not None:
+        rows = [int(c) for c in class_ids]
+        if len(rows) != model.nc:
+            raise StateDictError(f"class_ids {rows} select {len(rows)} classes but the model has nc={model.nc}")
+        sd, selected = select_class_rows(sd, rows), set(class_row_keys(sd))
     given = {k: v for k, v in sd.items() if not k.endswith(IGNORED_SUFFIX)}
     missing = [k for k in targets if k not in given]
     unexpected = [k for k in given if k not in targets and k != dfl_key()]
@@ -84,13 +122,8 @@ def load_state_dict(model: YOLO11, sd: Mapping[str, np.ndarray], class_ids: Sequ
         if not np.issubdtype(value.dtype, np.number):
             mismatched.append(f"{name}: dtype {value.dtype} is not numeric")
             continue
-        if rows is not None and name in class_rows:
-            if value.shape[:1] and max(rows) >= value.shape[0]:
-                mismatched.append(f"{name}: class id {max(rows)} >= {value.shape[0]} source classes")
-                continue
-            value = value[rows]
         if value.shape != var.type.shape:
-            note = " (after selecting class rows)" if rows is not None and name in class_rows else ""
+            note = " (after selecting class rows)" if name in selected else ""
             mismatched.append(f"{name}: model {var.type.shape}, state dict {value.shape}{note}")
             continue
         values[name] = value.astype(np.float32)
@@ -100,17 +133,6 @@ def load_state_dict(model: YOLO11, sd: Mapping[str, np.ndarray], class_ids: Sequ
         raise StateDictError(_problem_report(missing, unexpected, mismatched, model))
     for name, value in values.items():
         targets[name].set_value(value)
-
-
-def _check_class_ids(class_ids, model: YOLO11) -> list[int] | None:
-    if class_ids is None:
-        return None
-    rows = [int(c) for c in class_ids]
-    if len(rows) != model.nc:
-        raise StateDictError(f"class_ids {rows} select {len(rows)} classes but the model has nc={model.nc}")
-    if len(set(rows)) != len(rows) or min(rows) < 0:
-        raise StateDictError(f"class_ids {rows} must be distinct non-negative class indices")
-    return rows
 
 
 def _problem_report(missing, unexpected, mismatched, model: YOLO11) -> str:
@@ -174,17 +196,34 @@ def read_class_names(path: str | Path) -> list[str] | None:
         return [str(n) for n in z[NAMES_KEY]]
 
 
-def save_npz(model: YOLO11, path: str | Path, names: Sequence[str] | None = None) -> Path:
-    """Write :func:`state_dict` to ``path`` under ``state_dict/<name>`` keys (fixture layout).
-
-    ``names``: the model's class names (one per class row), stored as ``meta/names``.
-    """
-    path = Path(path)
-    arrays = {NPZ_PREFIX + k: v for k, v in state_dict(model).items()}
+def write_npz(sd: Mapping[str, np.ndarray], path: str | Path, names: Sequence[str] | None = None) -> Path:
+    """Write the state dict ``sd`` (float32) to ``path`` under ``state_dict/<name>`` keys (fixture
+    layout), atomically (:func:`yolo_lib.files.atomic_savez`). ``names``: the class names (one per
+    class row), stored as ``meta/names``."""
+    arrays = {NPZ_PREFIX + k: np.asarray(v, np.float32) for k, v in sd.items()}
     if names is not None:
         names = [str(n) for n in names]
-        if len(names) != model.nc:
-            raise ValueError(f"{len(names)} class names given for a model with nc={model.nc}")
+        keys = class_row_keys(sd)
+        nc = np.shape(sd[keys[0]])[0] if keys else None
+        if len(names) != nc:
+            raise ValueError(f"{len(names)} class names given for a model with nc={nc}")
         arrays[NAMES_KEY] = np.array(names, dtype=str)
-    np.savez(path, **arrays)
-    return path
+    return atomic_savez(path, arrays)
+
+
+def save_npz(model: YOLO11, path: str | Path, names: Sequence[str] | None = None) -> Path:
+    """:func:`write_npz` of the model's :func:`state_dict`."""
+    return write_npz(state_dict(model), path, names)
+
+
+def fingerprint(sd: Mapping[str, np.ndarray], values: bool = True) -> str:
+    """SHA-256 (hex) over every name and shape of ``sd``, sorted by name, and with ``values`` its
+    float32 bytes: ``values=True`` identifies weights (the compact reference's regenerated weights,
+    the evaluator's exported model), ``values=False`` a model layout (a training checkpoint's model)."""
+    h = hashlib.sha256()
+    for k in sorted(sd):
+        v = np.ascontiguousarray(sd[k], dtype=np.float32)
+        h.update(f"{k}{v.shape}".encode())
+        if values:
+            h.update(v.tobytes())
+    return h.hexdigest()
