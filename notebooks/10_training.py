@@ -149,23 +149,14 @@ print("max boxes per image in a batch:", trainer.loader.max_boxes, "| batches pe
 # %%
 from yolo_lib.data import BatchLoader
 from yolo_lib.model import build_yolo11
-from yolo_lib.train.ema import EMA
-from yolo_lib.train.optimizer import SGD
-from yolo_lib.train.schedule import IterationSettings
+from yolo_lib.train.overfit import OVERFIT_FACTOR, fall_from_peak, overfit_one_batch
 from yolo_lib.train.step import TrainingStep
 
 fixed = next(iter(BatchLoader(trainer.train_set, CFG.batch, augment=None, shuffle=False,
                               max_boxes=trainer.loader.max_boxes, on_overflow="truncate", dtype="uint8")))
 toy = build_yolo11("n", len(SOURCE.class_names), seed=1)
-toy_sgd = SGD(toy.params, CFG.scaled_weight_decay, CFG.max_grad_norm)
-toy_ema = EMA({**toy.params, **toy.buffers})
-toy_step = TrainingStep(toy, toy_sgd, toy_ema, CFG.batch, CFG.imgsz, trainer.loader.max_boxes)
-device_batch = toy_step.put(fixed.images, fixed.boxes, fixed.classes, fixed.mask)
-overfit = []
-for i in range(100):
-    toy_step(device_batch, IterationSettings(0.01, 0.01, 0.937, 1), True, toy_ema.decay(i + 1), i)
-    overfit.append(toy_step.read_losses()[0])
-overfit = np.array(overfit)
+toy_step = TrainingStep.from_config(toy, CFG, trainer.loader.max_boxes)  # the Trainer's step, a fresh model
+overfit = overfit_one_batch(toy_step, fixed)  # (100, 3): box, cls, dfl per step
 plt.figure(figsize=(5, 3))
 for k, name in enumerate(("box", "cls", "dfl")):
     plt.plot(overfit[:, k], label=name)
@@ -174,9 +165,10 @@ plt.xlabel("step on the same batch")
 plt.legend()
 plt.show()
 total = overfit.sum(1)
-peak = total[:50].max()
+peak, last, fall = fall_from_peak(overfit)
 print(f"loss at step 0 {total[0]:.3f}, peak {peak:.3f} at step {total[:50].argmax()}, "
-      f"mean of the last 10 steps {total[-10:].mean():.3f} ({peak / total[-10:].mean():.1f}x below the peak)")
+      f"mean of the last 10 steps {last:.3f} ({fall:.1f}x below the peak)")
+assert fall >= OVERFIT_FACTOR, f"one fixed batch did not overfit: the loss fell only {fall:.2f}x from its peak"
 
 # %% [markdown]
 # ## Train

@@ -61,7 +61,7 @@ from yolo_lib.postprocess import non_max_suppression
 # %%
 choice = default_model()
 MODEL = choice.onnx_path
-TRAINED = choice.source.startswith("trained")
+TRAINED = choice.kind == "trained"  # else the fixture's random weights or the seeded ones
 print(f"serving {MODEL.name} ({MODEL.stat().st_size / 1e6:.1f} MB)\n  {choice.source}")
 
 # %% [markdown]
@@ -123,7 +123,10 @@ try:
     print(f"image {image.shape[1]}x{image.shape[0]} -> content {params.new_w}x{params.new_h} at "
           f"(left {params.left}, top {params.top}); the page's: {js_params['newW']}x{js_params['newH']} "
           f"at ({js_params['left']}, {js_params['top']})")
-    print(f"max |page input - Python input| = {np.abs(x_js - x_python).max()} (identical bytes)")
+    identical = x_js.dtype == x_python.dtype and np.array_equal(x_js, x_python)
+    print(f"max |page input - Python input| = {np.abs(x_js - x_python).max()} "
+          f"({'identical' if identical else 'NOT identical'} bytes)")
+    assert identical, "the page's letterbox no longer gives the model the same input as yolo_lib's"
 except NodeMissing as e:
     x_js = None
     print(f"skipped the JavaScript run: {e}")
@@ -162,6 +165,7 @@ try:
     same = page_dets.shape == python_dets.shape and np.allclose(page_dets, python_dets, atol=1e-4)
     print(f"threshold {conf:.4g}: Python keeps {len(python_dets)} boxes, the page's code {len(page_dets)}; "
           f"identical: {same}")
+    assert same, "the page's NMS keeps other boxes than yolo_lib's"
 except NodeMissing as e:
     print(f"skipped the JavaScript run: {e}")
 boxes = boxes_from_letterbox(python_dets[:, :4], params)

@@ -16,6 +16,7 @@ import pytest
 from yolo_lib.demo import model_choice
 from yolo_lib.demo.server import DemoServerError, make_server, serve_in_background
 from yolo_lib.demo.web_setup import WebSetupError, ensure_node_modules
+from yolo_lib.task import CLASS_NAMES, IMGSZ
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +86,7 @@ def test_busy_port_is_one_line(served, tmp_path):
 def test_default_model_prefers_the_latest_run(tmp_path, monkeypatch):
     exported = []
 
-    def fake_export(weights, out, names=model_choice.DEFAULT_NAMES, imgsz=320):
+    def fake_export(weights, out, names=CLASS_NAMES, imgsz=IMGSZ):
         exported.append((weights, out))
         return out
 
@@ -94,7 +95,7 @@ def test_default_model_prefers_the_latest_run(tmp_path, monkeypatch):
     monkeypatch.setattr(model_choice, "REPO_ROOT", tmp_path / "repo")
     monkeypatch.setattr(model_choice, "fixture_path", lambda name: None)
     seeded = model_choice.default_model()
-    assert exported[-1][0] is None and "seeded" in seeded.source
+    assert exported[-1][0] is None and "seeded" in seeded.source and seeded.kind == "seeded"
     for name, mtime in (("old", 1_000), ("new", 2_000)):
         best = tmp_path / "runs" / name / "weights" / "best.npz"
         best.parent.mkdir(parents=True)
@@ -103,6 +104,7 @@ def test_default_model_prefers_the_latest_run(tmp_path, monkeypatch):
     choice = model_choice.default_model()
     assert exported[-1][0] == tmp_path / "runs" / "new" / "weights" / "best.npz"
     assert choice.onnx_path.name == "best.onnx" and "trained weights of run new" in choice.source
+    assert choice.kind == "trained" and {seeded.kind, choice.kind} <= set(model_choice.KINDS)
 
 
 

@@ -22,7 +22,7 @@ from yolo_lib.train import synthetic_source
 from yolo_lib.train.config import SMOKE, SMOKE_MIN_MAP50
 from yolo_lib.train.ema import EMA
 from yolo_lib.train.optimizer import SGD
-from yolo_lib.train.schedule import IterationSettings
+from yolo_lib.train.overfit import OVERFIT_FACTOR, OVERFIT_STEPS, overfit_one_batch
 from yolo_lib.train.step import TrainingStep
 
 from test_ops_precision import all_bfloat16, convolutions
@@ -35,9 +35,9 @@ from train_worker import TINY
 #: of the code measured 4.45 at step 16 and 1.66). Broken learning (lr 0, a sign error) keeps the
 #: loss near its start or lets it grow: both fail the factor 2 below. In bfloat16: 0.22 at the
 #: start, a peak of 6.02 at step 22, 1.69 over steps 90-99 (3.6x below the peak). The float32
-#: precision gives the tf32 losses bit for bit on a CPU, so it is not run here.
-OVERFIT_STEPS = 100
-OVERFIT_FACTOR = 2.0
+#: precision gives the tf32 losses bit for bit on a CPU, so it is not run here. The steps (100) and
+#: the factor (2) are yolo_lib.train.overfit's: notebook 10 runs the same check.
+assert (OVERFIT_STEPS, OVERFIT_FACTOR) == (100, 2.0)
 
 
 @pytest.mark.parametrize("precision", ["tf32", "bfloat16"])
@@ -53,14 +53,8 @@ def test_one_fixed_batch_overfits(precision):
     convs = convolutions(step.function)
     in_bf16 = [all_bfloat16(c) for c in convs]  # both operands and the result
     assert len(convs) > 50 and all(in_bf16) == (precision == "bfloat16") and any(in_bf16) == all(in_bf16)
-    device_batch = step.put(batch.images, batch.boxes, batch.classes, batch.mask)
-    settings = IterationSettings(0.01, 0.01, 0.937, 1)
-    losses = []
-    for i in range(OVERFIT_STEPS):
-        step(device_batch, settings, True, ema.decay(i + 1), i)
-        total, count = step.read_losses()
-        losses.append(float(total.sum()))
-    assert step.first_bad_iteration() is None
+    losses = [float(items.sum()) for items in overfit_one_batch(step, batch)]  # lr 0.01, momentum 0.937
+    assert step.first_bad_iteration() is None and len(losses) == OVERFIT_STEPS and ema.updates == OVERFIT_STEPS
     print(f"overfit losses ({precision})", [round(v, 3) for v in losses])
     peak = max(losses[: OVERFIT_STEPS // 2])
     assert peak > 5 * losses[0], losses  # the assignment found the objects

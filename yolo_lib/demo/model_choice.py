@@ -12,17 +12,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from yolo_lib.files import atomic_path
 from yolo_lib.paths import REPO_ROOT, data_dir, fixture_path
+from yolo_lib.task import CLASS_NAMES, IMGSZ
 
-DEFAULT_NAMES = ("person", "cell phone")
-IMGSZ = 320
+#: Where the default model's weights come from (:attr:`ModelChoice.kind`), best first.
+KINDS = ("trained", "fixture", "seeded")
 
 
 @dataclass(frozen=True)
 class ModelChoice:
-    """An ONNX file to serve and a sentence saying where its weights came from."""
+    """An ONNX file to serve, where its weights came from (``kind``, one of :data:`KINDS`: a
+    training run's best weights, the reference fixture's random ones, the seeded initial ones)
+    and a sentence saying so (``source``)."""
 
     onnx_path: Path
+    kind: str
     source: str
 
 
@@ -32,7 +37,7 @@ def latest_best_weights() -> Path | None:
     return max(found, key=lambda p: p.stat().st_mtime) if found else None
 
 
-def export_weights(weights: Path | None, out: Path, names=DEFAULT_NAMES, imgsz: int = IMGSZ) -> Path:
+def export_weights(weights: Path | None, out: Path, names=CLASS_NAMES, imgsz: int = IMGSZ) -> Path:
     """Export ``weights`` (state-dict npz; None = seeded initialisation) to ``out`` unless up to date."""
     if out.exists() and (weights is None or out.stat().st_mtime >= weights.stat().st_mtime):
         return out
@@ -47,10 +52,8 @@ def export_weights(weights: Path | None, out: Path, names=DEFAULT_NAMES, imgsz: 
     else:
         model = model_from_state_dict(read_npz(weights))
         names = read_class_names(weights) or (names if len(names) == model.nc else None)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".tmp.onnx")
-    onnx.save(export_yolo(model, imgsz, names=names), str(tmp))
-    tmp.replace(out)
+    with atomic_path(out) as tmp:
+        onnx.save(export_yolo(model, imgsz, names=names), str(tmp))
     return out
 
 
@@ -59,11 +62,12 @@ def default_model() -> ModelChoice:
     best = latest_best_weights()
     if best is not None:
         run = best.parent.parent
-        return ModelChoice(export_weights(best, best.with_suffix(".onnx")), f"trained weights of run {run.name} ({best})")
+        return ModelChoice(export_weights(best, best.with_suffix(".onnx")), "trained",
+                           f"trained weights of run {run.name} ({best})")
     fixture = fixture_path("yolo11n_nc2_320.npz")
     out_dir = data_dir() / "demo"
     if fixture is not None:
-        return ModelChoice(export_weights(fixture, out_dir / "fixture_yolo11n_nc2_320.onnx"),
+        return ModelChoice(export_weights(fixture, out_dir / "fixture_yolo11n_nc2_320.onnx"), "fixture",
                            "no training run found: the Ultralytics reference (fixture) weights, random but non-trivial")
-    return ModelChoice(export_weights(None, out_dir / "seeded_yolo11n_nc2_320.onnx"),
+    return ModelChoice(export_weights(None, out_dir / "seeded_yolo11n_nc2_320.onnx"), "seeded",
                        "no training run and no ../shared fixtures: seeded initial weights (expect few or no boxes)")
