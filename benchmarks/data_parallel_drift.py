@@ -127,9 +127,7 @@ def main() -> None:
                 do_step = ni - t.sgd.last_step >= s.accumulate
                 decay = t.ema.decay(t.ema.updates + 1) if do_step else 0.0
                 b = batches[k]
-                t.step(t.step.put(b.images, b.boxes, b.classes, b.mask), s, do_step, decay, ni)
-                if do_step:
-                    t.sgd.last_step, t.sgd.steps, t.ema.updates = ni, t.sgd.steps + 1, t.ema.updates + 1
+                t.step(t.step.put(b.images, b.boxes, b.classes, b.mask), s, do_step, decay, ni)  # counts the step
                 total, _ = t.step.read_losses()
                 row[f"loss_{k}"] = [float(x) for x in total]
             row["do_step"] = bool(do_step)
