@@ -19,6 +19,9 @@
 # concatenates every piece before a final 1x1 Conv. Here we build each one from `yolo_lib`,
 # count its parameters against Ultralytics, and check it alone against the real Ultralytics
 # outputs stored in the fixture.
+#
+# **Goal:** build the backbone's bricks from `yolo_lib`, see their parameter counts and outputs
+# match Ultralytics', and write the C3k2 forward pass yourself (exercise 4).
 
 # %%
 from yolo_lib.profile import start
@@ -194,3 +197,17 @@ for ax in axes.ravel():
 fig.suptitle(f"{CREDIT}; weights: {chosen.label}")
 plt.tight_layout()
 plt.show()
+
+# %% [markdown]
+# ## Takeaway
+#
+# * A YOLO11 Conv is convolution (no bias) -> BatchNorm -> SiLU; a C3k2 splits a 1x1 Conv's
+#   output, chains Bottlenecks (or C3k blocks) on the newest piece and concatenates all pieces.
+# * Parameter counts and outputs match Ultralytics block by block, in both BN modes, far within
+#   the 1e-4 tolerance: the same weights give the same numbers.
+#
+# ## What to try next
+#
+# * Count the parameters of `C3k2(128, 128, 2, True)` and predict the number before you print it.
+# * Feed the photograph through layer 6 too (stride 16) and compare its maps with layer 4's.
+# * With `yolo11n.pt` downloaded (`python -m yolo_lib.data download-weights`), rerun the last cell.

@@ -16,6 +16,10 @@
 # neighbourhoods at once. **C2PSA** then lets every position attend to every other one: a
 # 2-head self-attention over the H*W positions plus a depthwise 3x3 "positional" conv, followed
 # by a small feed-forward net, both with residuals.
+#
+# **Goal:** understand how SPPF widens the receptive field and why it pads with -inf, how
+# C2PSA's attention mixes all positions, see both match Ultralytics, and write the attention
+# block yourself (exercise 5).
 
 # %%
 from yolo_lib.profile import start
@@ -98,7 +102,9 @@ for ax, img, title in zip(axes, [impulse, *pools(impulse)], ["input", "pool 1: 5
     ax.axis("off")
 plt.show()
 neg = -np.ones((1, 1, 21, 21), np.float32)
-print("max-pool of an all -1 image, corner value:", float(np.asarray(pools(neg)[0])[0, 0, 0, 0]), "(zero padding would give 0)")
+corner = float(np.asarray(pools(neg)[0])[0, 0, 0, 0])
+print("max-pool of an all -1 image, corner value:", corner, "(zero padding would give 0)")
+assert corner == -1.0
 
 # %% [markdown]
 # ## Exercise 5 · the attention block
@@ -247,3 +253,17 @@ for head in range(2):
 fig.suptitle(f"{CREDIT}; C2PSA attention, weights: {chosen.label}")
 plt.tight_layout()
 plt.show()
+
+# %% [markdown]
+# ## Takeaway
+#
+# * Three chained 5x5 max-pools see 5x5, 9x9 and 13x13 neighbourhoods: SPPF gets a wide view
+#   for the price of one small pool, and -inf padding keeps the border honest.
+# * C2PSA's attention lets each of the stride-32 cells weigh all the others, two heads at once,
+#   plus a depthwise positional conv; it matches Ultralytics in both BN modes.
+#
+# ## What to try next
+#
+# * Build `Attention(128, num_heads=4)` and print its head and key sizes.
+# * Pool the impulse image with k=3 three times: how wide is the result?
+# * With `yolo11n.pt` downloaded, rerun the last cell: how far from 1/100 do the weights move?
