@@ -109,7 +109,7 @@ display(HTML(side_by_side_html(letterbox_params, "letterbox.mjs", "letterboxPara
 # %%
 def demo_image() -> np.ndarray:
     """A real, non-square photograph: one of the COCO images shipped with the repository."""
-    photo = coco_photos.photo()
+    photo = coco_photos.photo("000000000308.jpg")  # seven people at a wine tasting (CC BY-SA)
     print("photo:", photo.credit)
     return photo.image
 
