@@ -42,12 +42,12 @@ import numpy as np
 import onnx
 import pytensor.tensor as pt
 
-from yolo_lib.export import export_graph, onnx_converter, scalar_converter
+from yolo_lib.export import export_graph, onnx_converter, scalar_converter, ultralytics_reference
 from yolo_lib.export.report import (
     BOX_TOL_PX, SCORE_TOL, onnx_output, op_histogram, parity_vs_pytensor, summary,
 )
 from yolo_lib.export.yolo import compare_outputs, export_yolo
-from yolo_lib import pretrained, reference, settings, ultralytics_onnx
+from yolo_lib import pretrained, reference, settings
 from yolo_lib.paths import data_dir
 
 # %% [markdown]
@@ -155,13 +155,13 @@ print("metadata:", {k: info["metadata"][k] for k in ("names", "stride", "strides
 #
 # With the shared fixture, their file is the one Ultralytics wrote at 320 px. With the compact
 # reference (a fresh clone), the repository ships the graph Ultralytics exported at 128 px
-# without its weights, plus the outputs that file gave; `ultralytics_onnx.load` puts the
+# without its weights, plus the outputs that file gave; `ultralytics_reference.load` puts the
 # reference's weights back (each BatchNorm folded into its Conv, as Ultralytics folds it) and
 # checks that the result gives Ultralytics' outputs before handing it over.
 
 # %%
 ours_hist = op_histogram(onnx_model)
-theirs_model = ultralytics_onnx.load(REF)  # Ultralytics' export of the reference weights
+theirs_model = ultralytics_reference.load(REF)  # Ultralytics' export of the reference weights
 theirs_hist = op_histogram(theirs_model)
 ops = sorted(set(ours_hist) | set(theirs_hist), key=lambda o: -max(ours_hist.get(o, 0), theirs_hist.get(o, 0)))
 print(f"{'op':14s} {'ours':>5s} {'Ultralytics':>11s}")

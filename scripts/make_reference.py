@@ -37,7 +37,7 @@ reference shipped in ``yolo_lib/reference_data/`` is made with::
 (opset 18, BN folded, onnxslim, batch 1, as ``yolo export format=onnx``) and writes to PATH
 (compressed npz) what notebook 11 compares our export with:
   graph                             (bytes,) uint8: the serialised ONNX model; with --compact its
-                                    parameter initializers are left out (``yolo_lib.ultralytics_onnx``
+                                    parameter initializers are left out (``yolo_lib.export.ultralytics_reference``
                                     refills them from the seeded weights, BN folded as Ultralytics folds it)
   output                            (B,4+nc,A) Ultralytics' ONNX file run by onnxruntime on input/img
   meta/stripped_initializers        names of the initializers left out (empty without --compact)

@@ -16,12 +16,13 @@ import re
 import numpy as np
 import pytest
 
-from yolo_lib import notebook_pairs, reference, ultralytics_onnx
+from yolo_lib import notebook_pairs, reference
+from yolo_lib.export import ultralytics_reference
 from yolo_lib.export.report import op_histogram
 from yolo_lib.notebook_outputs import SKIPPED
 
 # how the notebooks reach ../shared: only through these (each is run below as a fresh clone)
-GATEWAYS = ("reference.load", "ultralytics_onnx.load", "pretrained.choose_weights", "default_model",
+GATEWAYS = ("reference.load", "ultralytics_reference.load", "pretrained.choose_weights", "default_model",
             "check_environment")
 SHARED_LOOKUPS = re.compile(r"shared_dir|fixture_path|\.\./shared|coco128|YOLO_SHARED_DIR|fixtures/")
 
@@ -50,25 +51,25 @@ def test_the_environment_check_passes_without_a_skip(fresh_clone, capsys):
 def test_the_reference_and_ultralytics_export_come_from_the_repository(fresh_clone, capsys):
     ref = reference.load(verbose=True)
     assert ref.compact and not SKIPPED.search(capsys.readouterr().out)
-    theirs = ultralytics_onnx.load(ref)  # refilled from the seeded weights and checked against Ultralytics
+    theirs = ultralytics_reference.load(ref)  # refilled from the seeded weights and checked against Ultralytics
     hist = op_histogram(theirs)
     assert hist["Conv"] == 88 and hist["Softmax"] == 2 and sum(hist.values()) == 320
     assert theirs.graph.input[0].type.tensor_type.shape.dim[2].dim_value == ref["input/img"].shape[-1]
-    assert ultralytics_onnx.outputs(ref).shape == ref["eval/inference_out"].shape
+    assert ultralytics_reference.outputs(ref).shape == ref["eval/inference_out"].shape
 
 
 def test_a_wrong_weight_in_the_refilled_export_is_caught(fresh_clone, monkeypatch):
     ref = reference.load()
-    folded = ultralytics_onnx.folded_state_dict
+    folded = ultralytics_reference.folded_state_dict
 
     def off_by_a_little(sd):
         out = folded(sd)
         out["model.22.cv2.conv.bias"] = out["model.22.cv2.conv.bias"] + np.float32(1e-2)
         return out
 
-    monkeypatch.setattr(ultralytics_onnx, "folded_state_dict", off_by_a_little)
+    monkeypatch.setattr(ultralytics_reference, "folded_state_dict", off_by_a_little)
     with pytest.raises(ValueError, match="differs from Ultralytics' own outputs"):
-        ultralytics_onnx.load(ref)
+        ultralytics_reference.load(ref)
 
 
 def test_the_weights_for_pictures_say_which_without_a_skip(fresh_clone, capsys):

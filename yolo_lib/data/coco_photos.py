@@ -1,4 +1,4 @@
-"""The COCO photographs shipped with the repository (``yolo_lib/reference_data/coco_photos``).
+"""The COCO photographs shipped with the repository (``coco_photos`` beside the compact reference).
 
 Seven real COCO train2017 images with their COCO annotations of person and cell phone: what the
 notebooks use for statistics, assignments and detections on real photographs, on any clone.
@@ -18,9 +18,10 @@ from PIL import Image
 
 from yolo_lib.data.cache import CachedDataset, open_cache
 from yolo_lib.data.coco_subset import DEFAULT_CLASSES, image_labels, load_annotations, resolve_categories
-from yolo_lib.paths import REPO_ROOT, data_dir
+from yolo_lib.paths import data_dir
+from yolo_lib.reference import COMPACT_PATH
 
-PHOTOS_DIR = REPO_ROOT / "yolo_lib" / "reference_data" / "coco_photos"
+PHOTOS_DIR = COMPACT_PATH.parent / "coco_photos"  # beside the compact reference
 ANNOTATIONS = PHOTOS_DIR / "instances.json"
 IMAGES = PHOTOS_DIR / "images"
 #: the one photograph that shows both classes (three people on the phone)

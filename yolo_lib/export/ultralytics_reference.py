@@ -20,11 +20,11 @@ from onnx import numpy_helper
 from yolo_lib.export.report import BOX_TOL_PX, SCORE_TOL, onnx_output
 from yolo_lib.export.yolo import compare_outputs
 from yolo_lib.nn.module import BN_EPS
-from yolo_lib.paths import REPO_ROOT, fixture_path
-from yolo_lib.reference import Reference, ReferenceMissingError
+from yolo_lib.paths import fixture_path
+from yolo_lib.reference import COMPACT_PATH as COMPACT_REFERENCE, Reference, ReferenceMissingError
 
 FULL_NAME = "ultralytics_yolo11n_nc2_320.onnx"
-COMPACT_PATH = REPO_ROOT / "yolo_lib" / "reference_data" / "ultralytics_onnx_nc2_128.npz"
+COMPACT_PATH = COMPACT_REFERENCE.with_name("ultralytics_onnx_nc2_128.npz")  # beside the compact reference
 
 
 def folded_state_dict(sd: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
