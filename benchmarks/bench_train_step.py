@@ -153,6 +153,9 @@ def main():
     gap = np.sqrt(sum(((a - b) ** 2).sum() for a, b in zip(ours_p, ref_p)))
     update = np.sqrt(sum(((b - p0) ** 2).sum() for b, p0 in zip(ref_p, initial)))
     print(f"update of step 1: ||ours - pure-JAX|| / ||pure-JAX update|| = {gap / update:.2e}")
+    if abs(ours_first["total"] - ref_first["total"]) > 1e-4 * abs(ref_first["total"]) or gap > 1e-3 * update:
+        raise SystemExit(f"the two steps disagree: loss {ours_first['total']:.6f} vs {ref_first['total']:.6f}, "
+                         f"update gap {gap / update:.2e} (tolerances: 1e-4 relative, 1e-3 of the update)")
 
     times = {"ours": [], "pure-JAX": []}
     for _ in tqdm(range(args.steps), desc="steps (ours, pure-JAX interleaved)"):

@@ -15,6 +15,9 @@
 # tiny data, few steps, small images; `full` for the real H100 run; the default is `full` when JAX
 # sees a GPU, else `smoke`) and prints what runs where: the JAX backend and devices, the PyTensor
 # and JAX versions, and `floatX` (float32: we train in single precision).
+#
+# **Goal:** know that this machine can run the workshop: every requirement OK, the devices JAX
+# will compute on, and a first PyTensor function compiled by JAX with its gradient checked.
 
 # %%
 from yolo_lib.notebook.profile import start
@@ -77,3 +80,17 @@ print("silu :", np.round(np.asarray(value), 4))
 print("dsilu:", np.round(np.asarray(grad), 4))
 np.testing.assert_allclose(np.asarray(grad), sig * (1 + xs * (1 - sig)), rtol=1e-5, atol=1e-6)
 print("gradient matches the hand-derived formula")
+
+# %% [markdown]
+# ## Takeaway
+#
+# * Every line above is OK: the packages import, JAX has a device, PyTensor computes in float32
+#   and the data folder is writable. A FAIL names what to install or fix.
+# * PyTensor builds a symbolic graph; `pytensor.grad` differentiates it symbolically and
+#   `mode="JAX"` compiles both with XLA, for whichever device JAX found.
+#
+# ## What to try next
+#
+# * Replace SiLU by `pt.tanh(x)` and check its gradient against `1 - tanh(x)**2`.
+# * `pytensor.dprint(f)` prints the compiled graph: find the fused elementwise operation.
+# * Notebook 01 writes a gradient by hand for an operation PyTensor lacks: BatchNorm.

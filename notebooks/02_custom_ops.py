@@ -19,6 +19,11 @@
 # `pytensor.tensor.signal.convolve2d` is SciPy-style: one 2-D plane, no channels, no stride and
 # no JAX implementation. So `yolo_lib.ops` brings its own. This notebook shows how such an Op
 # is defined, differentiated and lowered to JAX, with `Conv2d` as the example.
+#
+# **Goal:** know the parts of a PyTensor Op (`perform`, `infer_shape`, a gradient made of
+# further Ops, a JAX lowering) well enough to write one, and the padding details that decide
+# whether a convolution matches PyTorch's (exercises 2 and 3: the output shape and the JAX
+# lowering).
 
 # %%
 from yolo_lib.notebook.profile import start
@@ -296,6 +301,8 @@ ours_symmetric = conv2d(xs, ws, stride=2, padding=1).eval()
 ours_as_same = conv2d(xs, ws, stride=2, padding=((0, 1), (0, 1))).eval()
 print('stride 2, padding 1 vs XLA "SAME":        max |diff| =', float(np.abs(ours_symmetric - same).max()))
 print('stride 2, padding ((0,1),(0,1)) vs "SAME": max |diff| =', float(np.abs(ours_as_same - same).max()))
+np.testing.assert_allclose(ours_as_same, same, atol=1e-5)  # "SAME" is padding ((0, 1), (0, 1)) here
+assert np.abs(ours_symmetric - same).max() > 1e-2  # and not PyTorch's symmetric padding 1
 
 # %% [markdown]
 # The same question on real data: YOLO11n's first layer is a 3x3 stride-2 convolution of the
@@ -326,6 +333,8 @@ for padding in (1, ((0, 1), (0, 1))):
     print(f"layer 0 with padding {padding}: max |diff| / max |ref| = {rel:.1e}")
     if padding == 1:
         assert rel < 1e-4
+    else:
+        assert rel > 1e-2, "the asymmetric padding should not match Ultralytics"
 
 # %% [markdown]
 # ## Refusing bad input early
@@ -360,6 +369,7 @@ print("input (all negative):\n", neg[0, 0])
 print("max_pool2d(k=3, stride=1, padding=1), -inf padding:\n", max_pool2d(neg, 3, 1, 1).eval()[0, 0])
 zero_padded = np.pad(neg, ((0, 0), (0, 0), (1, 1), (1, 1)))
 print("the same after zero padding (wrong):\n", max_pool2d(zero_padded, 3, 1, 0).eval()[0, 0])
+assert max_pool2d(neg, 3, 1, 1).eval().max() < 0 and max_pool2d(zero_padded, 3, 1, 0).eval()[0, 0, 0, 0] == 0
 
 # %% [markdown]
 # The neck's `Upsample` doubles the resolution by copying each pixel into a 2x2 block; its
@@ -382,3 +392,18 @@ assert np.array_equal(
 # `jax.lax`, float64 finite differences (`verify_grad`), the number of convolutions XLA keeps,
 # and a real Ultralytics SPPF block and Upsample layer. The model notebooks build YOLO11n from
 # these pieces.
+
+#
+# ## Takeaway
+#
+# * An Op is `make_node` (types), `perform` (numpy), `infer_shape`, `grad` (built from further
+#   Ops, so gradients of gradients work) and a JAX lowering registered with `jax_funcify`.
+# * PyTorch pads symmetrically; XLA's "SAME" pads by the output size, unevenly at stride 2. A
+#   one-pixel difference in padding is a wrong model, not a rounding error.
+# * Max pooling pads with -inf: zeros would win over negative activations at the border.
+#
+# ## What to try next
+#
+# * `pytensor.gradient.verify_grad` on `conv2d` with `dilation=2` and `groups=2`.
+# * Print the compiled HLO of a stride-2 gradient and count its convolutions again.
+# * Notebook 03 builds YOLO11's Conv and C3k2 blocks from these Ops.

@@ -19,6 +19,9 @@
 # concatenates every piece before a final 1x1 Conv. Here we build each one from `yolo_lib`,
 # count its parameters against Ultralytics, and check it alone against the real Ultralytics
 # outputs stored in the fixture.
+#
+# **Goal:** build the backbone's bricks from `yolo_lib`, see their parameter counts and outputs
+# match Ultralytics', and write the C3k2 forward pass yourself (exercise 4).
 
 # %%
 from yolo_lib.notebook.profile import start
@@ -79,8 +82,8 @@ for name, var in Bottleneck(16, 16).named_parameters():
 # ## Exercise 4 · the C3k2 forward pass
 #
 # Write `c3k2_forward(block, x, ctx)`: the symbolic forward pass of a `C3k2` block, using its
-# children `block.cv1`, `block.cv2` and `block.m` (a `Sequential`; its blocks are
-# `block.m._modules.values()`), each called as `child(x, ctx)`, and `block.c`, the width of one
+# children `block.cv1`, `block.cv2` and `block.m` (a `Sequential`: iterate over it,
+# `for inner in block.m`, for its blocks), each called as `child(x, ctx)`, and `block.c`, the width of one
 # piece. Concatenate with `pt.concatenate(pieces, axis=1)`. The check compiles your graph and
 # `yolo_lib`'s on a C3k2 with n = 2 (so that *which* piece each block reads matters) and random
 # weights, and reports the worst element if they differ.
@@ -99,7 +102,7 @@ def solution_c3k2_forward(block, x, ctx):
 
     y = block.cv1(x, ctx)
     pieces = [y[:, : block.c], y[:, block.c :]]
-    for inner in block.m._modules.values():
+    for inner in block.m:
         pieces.append(inner(pieces[-1], ctx))
     return block.cv2(pt.concatenate(pieces, axis=1), ctx)
 
@@ -138,7 +141,7 @@ outputs = {}
 if ref is not None:
     print(f"{'layer':6s} {'block':6s} {'mode':5s} {'in':>16s} {'out':>16s} {'rel. max diff':>14s}")
     for i in (0, 1, 2, 6):
-        block = model.model._modules[str(i)]
+        block = model.model[i]
         for mode in ("eval", "train"):
             x_in = ref["input/img"] if i == 0 else ref[f"{mode}/layer{i - 1:02d}"]
             y = block_function(block, [x_in.shape], train=(mode == "train"))(x_in)
@@ -194,3 +197,17 @@ for ax in axes.ravel():
 fig.suptitle(f"{CREDIT}; weights: {chosen.label}")
 plt.tight_layout()
 plt.show()
+
+# %% [markdown]
+# ## Takeaway
+#
+# * A YOLO11 Conv is convolution (no bias) -> BatchNorm -> SiLU; a C3k2 splits a 1x1 Conv's
+#   output, chains Bottlenecks (or C3k blocks) on the newest piece and concatenates all pieces.
+# * Parameter counts and outputs match Ultralytics block by block, in both BN modes, far within
+#   the 1e-4 tolerance: the same weights give the same numbers.
+#
+# ## What to try next
+#
+# * Count the parameters of `C3k2(128, 128, 2, True)` and predict the number before you print it.
+# * Feed the photograph through layer 6 too (stride 16) and compare its maps with layer 4's.
+# * With `yolo11n.pt` downloaded (`python -m yolo_lib.data download-weights`), rerun the last cell.

@@ -16,6 +16,10 @@
 # neighbourhoods at once. **C2PSA** then lets every position attend to every other one: a
 # 2-head self-attention over the H*W positions plus a depthwise 3x3 "positional" conv, followed
 # by a small feed-forward net, both with residuals.
+#
+# **Goal:** understand how SPPF widens the receptive field and why it pads with -inf, how
+# C2PSA's attention mixes all positions, see both match Ultralytics, and write the attention
+# block yourself (exercise 5).
 
 # %%
 from yolo_lib.notebook.profile import start
@@ -98,7 +102,9 @@ for ax, img, title in zip(axes, [impulse, *pools(impulse)], ["input", "pool 1: 5
     ax.axis("off")
 plt.show()
 neg = -np.ones((1, 1, 21, 21), np.float32)
-print("max-pool of an all -1 image, corner value:", float(np.asarray(pools(neg)[0])[0, 0, 0, 0]), "(zero padding would give 0)")
+corner = float(np.asarray(pools(neg)[0])[0, 0, 0, 0])
+print("max-pool of an all -1 image, corner value:", corner, "(zero padding would give 0)")
+assert corner == -1.0
 
 # %% [markdown]
 # ## Exercise 5 · the attention block
@@ -156,7 +162,7 @@ ref = reference.load(verbose=True)  # the shared fixture when present, else the 
 if ref is not None:
     model = weights.model_from_state_dict(ref.state_dict())
     for i in (9, 10):
-        block = model.model._modules[str(i)]
+        block = model.model[i]
         for mode in ("eval", "train"):
             x_in = ref[f"{mode}/layer{i - 1:02d}"]
             y = block_function(block, [x_in.shape], train=(mode == "train"))(x_in)
@@ -176,8 +182,8 @@ if ref is not None:
 
 # %%
 if ref is not None:
-    c2psa = model.model._modules["10"]
-    psa_attention = c2psa.m._modules["0"].attn
+    c2psa = model.model[10]
+    psa_attention = c2psa.m[0].attn
 
     def attention_weights(block, x, ctx):
         b = block.cv1(x, ctx)[:, block.c:]  # the half that goes through the PSABlock
@@ -226,11 +232,11 @@ from yolo_lib.nn import ForwardContext
 photo, photo_batch, _ = sample_photo(320)
 chosen = pretrained.choose_weights(ref)  # the downloaded yolo11n.pt, else the reference's random weights
 pic_model = chosen.model()
-c2psa = pic_model.model._modules["10"]
+c2psa = pic_model.model[10]
 images = images_variable(1, 320, 320)
 ctx = ForwardContext()
 layer9 = pic_model.forward(images).layers[9]
-photo_attention, _ = c2psa.m._modules["0"].attn.scores(c2psa.cv1(layer9, ctx)[:, c2psa.c :], ctx)
+photo_attention, _ = c2psa.m[0].attn.scores(c2psa.cv1(layer9, ctx)[:, c2psa.c :], ctx)
 att = np.asarray(pytensor.function([images], photo_attention, mode=MODE)(photo_batch))[0]  # (2, 100, 100)
 
 cells = {"face": (3, 5), "flag": (2, 1), "uniform": (8, 5)}  # (row, col) on the 10x10 grid
@@ -247,3 +253,17 @@ for head in range(2):
 fig.suptitle(f"{CREDIT}; C2PSA attention, weights: {chosen.label}")
 plt.tight_layout()
 plt.show()
+
+# %% [markdown]
+# ## Takeaway
+#
+# * Three chained 5x5 max-pools see 5x5, 9x9 and 13x13 neighbourhoods: SPPF gets a wide view
+#   for the price of one small pool, and -inf padding keeps the border honest.
+# * C2PSA's attention lets each of the stride-32 cells weigh all the others, two heads at once,
+#   plus a depthwise positional conv; it matches Ultralytics in both BN modes.
+#
+# ## What to try next
+#
+# * Build `Attention(128, num_heads=4)` and print its head and key sizes.
+# * Pool the impulse image with k=3 three times: how wide is the result?
+# * With `yolo11n.pt` downloaded, rerun the last cell: how far from 1/100 do the weights move?

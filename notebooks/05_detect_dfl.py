@@ -19,6 +19,10 @@
 #   softmax over bins 0..15 whose expectation is the distance from the anchor centre to that
 #   side in grid cells (Distribution Focal Loss, "DFL");
 # * **class logits**, one per class, turned into independent sigmoid scores.
+#
+# **Goal:** know how the head's raw outputs become boxes and scores (anchors, strides, the
+# class-bias prior, DFL's expectation), see the decoded output match Ultralytics', and write the
+# DFL decoding yourself (exercise 6).
 
 # %%
 from yolo_lib.notebook.profile import start
@@ -231,3 +235,17 @@ plt.suptitle(f"weights: {chosen.label}; anchor {a} at {pic_anchors[a].tolist()} 
              f"score {pred[0, 4:, a].max():.3f}: box cx, cy, w, h = {', '.join(f'{v:.1f}' for v in pred[0, :4, a])} px")
 plt.tight_layout()
 plt.show()
+
+# %% [markdown]
+# ## Takeaway
+#
+# * Every cell of P3, P4 and P5 is an anchor; a box is four distances from its centre, each the
+#   expectation of a 16-bin softmax, in grid cells, times the level's stride.
+# * The class bias starts every score near the prior of a few objects per image, so the
+#   untrained head is not swamped by false positives; decoded outputs match Ultralytics'.
+#
+# ## What to try next
+#
+# * Compute the largest box each level can draw at 640 px, from `reg_max` = 16.
+# * Change the prior's 5 objects per image to 50 in the bias formula and see the initial scores.
+# * With `yolo11n.pt` downloaded, rerun the last cell: how peaked are the distributions?

@@ -23,8 +23,12 @@
 #    float32 NCHW images plus padded box targets.
 #
 # In the `smoke` profile everything runs on the synthetic set (generated on first use, about
-# 10 s) and, when `../shared` is present, on the 128 real COCO photos of COCO128. The `full`
-# profile uses the COCO subset once it is built (commands at the end).
+# 10 s) and on seven real COCO photographs shipped with the repository. The `full` profile uses
+# the COCO subset once it is built (commands at the end).
+#
+# **Goal:** know what the training step is fed, and why: the class balance and box sizes of the
+# data, the letterbox that training and deployment must share, and the augmented, padded
+# batches; you write the letterbox geometry yourself (exercise 10).
 
 # %%
 from yolo_lib.notebook.profile import start
@@ -37,10 +41,9 @@ import time
 import matplotlib.pyplot as plt
 import numpy as np
 
-from yolo_lib.data import (AugmentConfig, BatchLoader, boxes_from_letterbox, boxes_to_letterbox, dataset_for_profile,
-                           letterbox_image, load_annotations, open_cache)
+from yolo_lib.data import (AugmentConfig, BatchLoader, boxes_from_letterbox, boxes_to_letterbox, coco_photos,
+                           dataset_for_profile, letterbox_image)
 from yolo_lib.data.plots import box_table, show_boxes
-from yolo_lib.paths import data_dir, shared_dir
 
 SIZE = PROFILE.imgsz
 train = dataset_for_profile(PROFILE, "train", progress=PROFILE.name == "full")  # no bars for tiny smoke sets
@@ -55,22 +58,19 @@ print("val  :", {k: v for k, v in val.summary().items() if k != "skipped"})
 # image array is the only big file (12,000 x 3 x 320 x 320 bytes = 3.7 GB for the full train
 # subset), and the operating system pages it in as needed.
 #
-# ## Real photos: COCO128
+# ## Real photos
 #
-# The shared folder carries the first 128 images of COCO train2017 with their original
-# annotations. The same code that builds the full subset builds a cache of the images holding a
-# person or a phone; crowd boxes (`iscrowd=1`, one box around a whole crowd) are dropped.
+# The repository carries seven COCO train2017 photographs with their original annotations of
+# person and cell phone (`yolo_lib/weights/reference_data/coco_photos`; each image keeps its own Creative
+# Commons licence, listed in its `README.md` and `instances.json`, not this project's licence).
+# The same code that builds the full subset's cache builds one for them; crowd boxes
+# (`iscrowd=1`, one box around a whole crowd, as in the baseball photograph) are dropped.
 
 # %%
-root = shared_dir()
-coco128 = None
-if root is None:
-    print("../shared is absent (a fresh clone): the real-photo statistics below are skipped")
-else:
-    c128 = root / "data" / "coco128"
-    coco128 = open_cache(data_dir() / "cache" / f"coco128_train_{SIZE}", c128 / "annotations" / "instances_train2017.json",
-                         c128 / "images", SIZE, progress=False)
-    print(coco128.summary())
+photos = coco_photos.open_photos(SIZE)
+print(photos.summary())
+for name in coco_photos.file_names():
+    print("  ", coco_photos.photo(name).credit)
 
 # %% [markdown]
 # ## Class and box-size statistics
@@ -79,11 +79,11 @@ else:
 # profile's S, log scale), boxes per image. The phones are *small*: in COCO most cell-phone
 # boxes are under 32 x 32 px at the original size, i.e. under 16 px at S = 320. That is why the
 # stride-8 head matters for this class. The synthetic set mimics this: tall figures, small slabs.
+# Seven photographs are a glimpse, not a statistic: the full subset's histograms come from the
+# same cell once it is built.
 
 # %%
-sets = [("synthetic" if "synthetic" in str(train.root) else "COCO subset", train)]
-if coco128 is not None:
-    sets.append(("COCO128 (real)", coco128))
+sets = [("synthetic" if "synthetic" in str(train.root) else "COCO subset", train), ("COCO photos (real)", photos)]
 fig, axes = plt.subplots(len(sets), 3, figsize=(11, 3.2 * len(sets)), squeeze=False)
 for row, (name, ds) in zip(axes, sets):
     t = box_table(ds)
@@ -115,23 +115,8 @@ plt.show()
 # and deployment (the browser demo) is what keeps predicted boxes on target.
 
 # %%
-from PIL import Image
-
-if coco128 is not None:
-    coco = load_annotations(c128 / "annotations" / "instances_train2017.json")
-    image_id = coco128.meta["image_ids"][1]
-    info = coco.imgs[image_id]
-    original = np.asarray(Image.open(c128 / "images" / info["file_name"]).convert("RGB"))
-    anns = [a for a in coco.imgToAnns[image_id] if a["category_id"] in (1, 77) and not a["iscrowd"]]
-    boxes = np.array([[a["bbox"][0], a["bbox"][1], a["bbox"][0] + a["bbox"][2], a["bbox"][1] + a["bbox"][3]]
-                      for a in anns], np.float32)
-    classes = np.array([0 if a["category_id"] == 1 else 1 for a in anns])
-else:
-    from yolo_lib.data.synthetic import draw_image
-    img, objects = draw_image(np.random.default_rng(3), 480, 300)
-    original = np.asarray(img)
-    boxes = np.array([b for _, b in objects], np.float32)
-    classes = np.array([0 if c == 1 else 1 for c, _ in objects])
+phones = coco_photos.photo()  # the photograph with both classes
+original, boxes, classes = phones.image, phones.boxes, phones.classes
 boxed, params = letterbox_image(original, SIZE)
 lb_boxes = boxes_to_letterbox(boxes, params)
 fig, axes = plt.subplots(1, 2, figsize=(10, 4))
@@ -277,3 +262,18 @@ for label, aug in (("no mosaic", AugmentConfig(mosaic=0.0)), ("mosaic", AugmentC
 # `dataset_for_profile(PROFILE)` picks the COCO subset automatically in the `full` profile.
 # To check the augmentation throughput on the instance's 16 cores:
 # `.venv/bin/python benchmarks/bench_data.py --processes 16`.
+#
+# ## Takeaway
+#
+# * Phones are small: most of their boxes are under 16 px at 320, which is what the stride-8
+#   level and the assigner's 16 px candidate floor (notebook 07) are for.
+# * Images are letterboxed once into a uint8 cache (centred, grey 114); boxes move with the same
+#   scale and offset, and the inverse maps predictions back, exactly (to 1e-3 px).
+# * Batches have fixed shapes: images (B, 3, S, S) float32 and boxes padded to M slots with a mask.
+#
+# ## What to try next
+#
+# * `AugmentConfig(mosaic=0.0, fliplr=0.0)` in the gallery cell: what does the model see then?
+# * Set `close_mosaic` to 0 and look at the last epoch's batch.
+# * Build the val subset (`python -m yolo_lib.data build --split val`) and compare its histograms
+#   with the photographs'.

@@ -25,6 +25,9 @@
 # We build each step by hand on small examples, check our numbers against `pycocotools` (the
 # reference implementation behind every published COCO number), then run the project's
 # evaluator, `yolo_lib.evaluate`, on a real set.
+#
+# **Goal:** compute COCO mAP by hand, step by step, get pycocotools' numbers exactly, and know
+# what the project's evaluator reports when notebook 10 scores a model every epoch.
 
 # %%
 from yolo_lib.notebook.profile import start
@@ -152,7 +155,9 @@ def xyxy(b):
 
 gt_box = [0.0, 0.0, 100.0, 100.0]
 for target in (0.95, 0.75, 0.5, 0.3):
-    print(f"shift {100 * (1 - target) / (1 + target):5.1f} px -> IoU {box_iou(xyxy(gt_box), xyxy(shifted(target)))[0, 0]:.3f}")
+    iou = box_iou(xyxy(gt_box), xyxy(shifted(target)))[0, 0]
+    print(f"shift {100 * (1 - target) / (1 + target):5.1f} px -> IoU {iou:.3f}")
+    assert abs(iou - target) < 1e-4
 
 
 def match(dets, gts, t):
@@ -174,6 +179,7 @@ def match(dets, gts, t):
 
 scores, tp = match([(shifted(0.9), 0.8), (shifted(0.6), 0.7), (shifted(0.95), 0.6)], [gt_box], 0.5)
 print("one object, three detections (IoU 0.9, 0.6, 0.95) at scores", scores, "-> TP flags", tp)
+assert tp == [True, False, False], "greedy by score: the best-scored match takes the object, the rest are FPs"
 
 # %% [markdown]
 # The detection at IoU 0.95 is the best box but comes third by score: the 0.8 detection claims
@@ -345,34 +351,25 @@ plt.show()
 # python -m yolo_lib.evaluate WEIGHTS.npz --annotations instances.json --images DIR --imgsz 320 --out runs/eval
 # ```
 #
-# Which weights and set this cell uses: with `../shared` present, the 128 COCO128 photos scored
-# with the fixture weights, an Ultralytics YOLO11n **with random weights** (person and cell
-# phone): a score near zero is the right answer, and the pictures show what the numbers
-# are made of. On a fresh clone: the synthetic validation set and a freshly initialised model.
+# Which weights and set this cell uses: the seven COCO photographs shipped with the repository
+# (`yolo_lib.data.coco_photos`, persons and phones, a crowd box among them), scored with the
+# Ultralytics reference's weights, a YOLO11n **with random weights** (person and cell phone): a
+# score near zero is the right answer, and the pictures show what the numbers are made of.
 # Notebook 10 trains a model and scores it with exactly this class every epoch.
 
 # %%
 from yolo_lib import weights
-from yolo_lib.data.build import synthetic_root
-from yolo_lib.data.synthetic import ensure_synthetic
+from yolo_lib.weights import reference
+from yolo_lib.data import coco_photos
 from yolo_lib.evaluate import Evaluator
-from yolo_lib.model import build_yolo11
-from yolo_lib.paths import data_dir, fixture_path, shared_dir
+from yolo_lib.paths import data_dir
 
 names = ["person", "cell phone"]
-fixture = fixture_path("yolo11n_nc2_320.npz")
-if fixture is not None:
-    model = weights.model_from_state_dict(weights.read_npz(fixture))
-    c128 = shared_dir() / "data" / "coco128"
-    annotations, image_dir = c128 / "annotations" / "instances_train2017.json", c128 / "images"
-    print("weights: the Ultralytics fixture (random init, nc=2); set: COCO128")
-else:
-    model = build_yolo11("n", 2, seed=0)
-    root = ensure_synthetic(synthetic_root(), progress=False)
-    annotations, image_dir = root / "instances_val.json", root / "val"
-    print("weights: a fresh random model (nc=2); set: the synthetic validation images")
+ref = reference.load()
+model = weights.model_from_state_dict(ref.state_dict())
+print(f"weights: the random initialisation of the {ref.source}; set: {len(coco_photos.file_names())} COCO photographs")
 
-ev = Evaluator(annotations, image_dir, names, imgsz=PROFILE.imgsz, batch=16)
+ev = Evaluator(coco_photos.ANNOTATIONS, coco_photos.IMAGES, names, imgsz=PROFILE.imgsz, batch=16)
 summary = ev.evaluate(model)
 print(json.dumps({k: summary[k] for k in ("mAP50_95", "mAP50", "mAP75", "AR100", "precision", "recall",
                                           "images", "detections", "seconds", "images_per_second", "engine")}, indent=1))
@@ -389,7 +386,7 @@ for path in ev.save_pictures(out):
     plt.show()
 
 # %% [markdown]
-# What to take away:
+# ## Takeaway
 #
 # - NMS keeps one box per object and class; for evaluation the score threshold is tiny (0.001)
 #   and every class above it counts (multi-label), because AP integrates over all thresholds.
@@ -400,3 +397,12 @@ for path in ev.save_pictures(out):
 #   with pycocotools on Ultralytics' own predictions is recorded in `docs/benchmarks.md`.
 # - `--engine` picks what runs the model: the compiled JAX function or its ONNX export in
 #   onnxruntime (faster on a CPU); the default takes onnxruntime on a CPU, JAX on a GPU.
+
+#
+# ## What to try next
+#
+# * Change `IOU_T` in the NMS example and see which boxes survive.
+# * Add a third detection inside the crowd box of the crowd example: does AP50 change?
+# * Score the photographs with the pretrained `yolo11n.pt` (`python -m yolo_lib.data
+#   download-weights`): `model = pretrained.choose_weights().model()` (`from yolo_lib.weights import pretrained`) before the
+#   evaluator.

@@ -31,6 +31,10 @@
 # command line does the same: `python -m yolo_lib.train --help`. One setting matters only on a
 # GPU: `precision`, the convolutions' arithmetic (`tf32` by default; `bfloat16` learns as well on
 # the smoke run; README, "Throughput on the H100").
+#
+# **Goal:** train YOLO11n with Ultralytics' recipe and know what each part of that recipe does:
+# the schedule, accumulation, warm-up, EMA, the compiled step, evaluation every epoch and an
+# exact resume.
 
 # %%
 from yolo_lib.notebook.profile import start
@@ -227,7 +231,9 @@ if CFG == SMOKE and SOURCE.name == "synthetic":
         "training no longer learns as it did")
 
 # %%
-print(open(f"{RUN}/results.csv").read())
+rows = open(f"{RUN}/results.csv").read().splitlines()
+print(f"{RUN}/results.csv, {len(rows) - 1} epochs; the header and the last five:")
+print("\n".join(rows[:1] + rows[1:][-5:]))
 
 # %% [markdown]
 # ## Detections on validation images (best weights)
@@ -275,3 +281,19 @@ for r in rows:
 #
 # continues exactly where it stopped (same data order and augmentation, same optimizer and EMA
 # state), and ends with the same weights as a run that was never interrupted.
+
+#
+# ## Takeaway
+#
+# * The recipe is Ultralytics': SGD with Nesterov momentum, warm-up, a linear learning-rate
+#   decay, gradients accumulated to a nominal batch of 64, an EMA of the weights evaluated every
+#   epoch, and mosaic switched off for the last epochs.
+# * One compiled, donating step does forward, loss, gradient, update and EMA; the loop around it
+#   logs, evaluates, checkpoints and resumes to the same weights.
+#
+# ## What to try next
+#
+# * `CFG = dataclasses.replace(CFG, cos_lr=True)` before the schedule cell: Ultralytics' cosine
+#   decay, plotted before any training.
+# * Train with `--precision bfloat16` on a GPU and compare the curves (`results.csv`).
+# * Export your best weights in notebook 11 (`WEIGHTS`) and run them in the browser, notebook 12.

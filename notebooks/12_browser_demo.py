@@ -22,6 +22,9 @@
 # 3. put the page's pre- and post-processing (JavaScript) beside `yolo_lib`'s (Python) and check
 #    that they compute the same numbers;
 # 4. open the page in a headless Chromium and take a screenshot, when a browser is installed.
+#
+# **Goal:** your exported model running in a browser on your webcam, with the page's
+# pre- and post-processing proven to compute what `yolo_lib` computes.
 
 # %%
 from yolo_lib.notebook.profile import start
@@ -37,6 +40,7 @@ import numpy as np
 from IPython.display import HTML, Image as ShowImage, display
 from PIL import Image
 
+from yolo_lib.data import coco_photos
 from yolo_lib.data.letterbox import boxes_from_letterbox, letterbox_image, letterbox_params
 from yolo_lib.demo.browser import HOW_TO_GET, find_chromium, screenshot_still_image
 from yolo_lib.demo.model_choice import default_model
@@ -45,7 +49,6 @@ from yolo_lib.demo.server import DemoServerError, make_server, serve_in_backgrou
 from yolo_lib.demo.side_by_side import side_by_side_html
 from yolo_lib.demo.web_setup import WebSetupError, ensure_node_modules
 from yolo_lib.export.yolo import onnx_session
-from yolo_lib.paths import shared_dir
 from yolo_lib.postprocess import non_max_suppression
 
 # %% [markdown]
@@ -105,14 +108,10 @@ display(HTML(side_by_side_html(letterbox_params, "letterbox.mjs", "letterboxPara
 
 # %%
 def demo_image() -> np.ndarray:
-    """A real photo when ../shared has the COCO sample, else a synthetic scene (both non-square)."""
-    root = shared_dir()
-    photo = root / "data" / "coco128" / "images" / "000000000036.jpg" if root else None
-    if photo is not None and photo.exists():
-        return np.asarray(Image.open(photo).convert("RGB"))
-    from yolo_lib.data.synthetic import draw_image
-
-    return np.asarray(draw_image(np.random.default_rng(3), 437, 291)[0])
+    """A real, non-square photograph: one of the COCO images shipped with the repository."""
+    photo = coco_photos.photo("000000000308.jpg")  # seven people at a wine tasting (CC BY-SA)
+    print("photo:", photo.credit)
+    return photo.image
 
 
 image = demo_image()
@@ -206,3 +205,17 @@ else:
 # Python on the same model, image and thread count; `docs/benchmarks.md` has the figures. Expect
 # the browser's wasm to be several times slower than native onnxruntime; WebGPU on a real GPU
 # closes much of that gap. At 320 x 320 a laptop typically reaches interactive frame rates.
+
+#
+# ## Takeaway
+#
+# * The page runs the very ONNX file from notebook 11 with onnxruntime-web (WebGPU, else wasm
+#   with threads), and its letterbox and NMS are the same arithmetic as `yolo_lib`'s.
+# * The server only listens on 127.0.0.1: on a remote machine, an SSH tunnel brings the page to
+#   your laptop's browser and camera.
+#
+# ## What to try next
+#
+# * Open the page, allow the camera and move the confidence slider.
+# * Load another Ultralytics-format ONNX file with the page's model picker.
+# * Serve your own checkpoint: `python -m yolo_lib.demo --model my.onnx`.

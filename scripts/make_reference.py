@@ -33,6 +33,18 @@ reference shipped in ``yolo_lib/weights/reference_data/`` is made with::
 
     python scripts/make_reference.py yolo_lib/weights/reference_data/yolo11n_nc2_128.npz \
         --imgsz 128 --batch 2 --boxes 4 --seed 0 --yolo-lib-seed 0 --compact
+``--ultralytics-onnx PATH`` also exports the same model with Ultralytics' own ONNX exporter
+(opset 18, BN folded, onnxslim, batch 1, as ``yolo export format=onnx``) and writes to PATH
+(compressed npz) what notebook 11 compares our export with:
+  graph                             (bytes,) uint8: the serialised ONNX model; with --compact its
+                                    parameter initializers are left out (``yolo_lib.export.ultralytics_reference``
+                                    refills them from the seeded weights, BN folded as Ultralytics folds it)
+  output                            (B,4+nc,A) Ultralytics' ONNX file run by onnxruntime on input/img
+  meta/stripped_initializers        names of the initializers left out (empty without --compact)
+  meta/{ultralytics,torch,onnxslim,onnxruntime}_version, meta/state_dict_sha256
+The file shipped in ``yolo_lib/weights/reference_data/`` (about 0.1 MB) is made with the command of the
+compact reference above plus ``--ultralytics-onnx yolo_lib/weights/reference_data/ultralytics_onnx_nc2_128.npz``
+(onnxslim must be importable; ``pip install onnxslim``).
 Without --weights the model is random (``torch.manual_seed(seed)``) and its BN statistics and
 affine parameters are randomised so that eval mode is non-trivial, like the shared fixture.
 """
@@ -58,6 +70,8 @@ def parse_args() -> argparse.Namespace:
                     help="weights from yolo_lib's own initialiser with this seed (needs yolo_lib importable)")
     ap.add_argument("--compact", action="store_true",
                     help="with --yolo-lib-seed: leave the weights out (regenerated at load time), compress")
+    ap.add_argument("--ultralytics-onnx", metavar="PATH", default=None,
+                    help="also write Ultralytics' ONNX export of the model (graph, outputs on input/img) to PATH")
     return ap.parse_args()
 
 
@@ -127,6 +141,46 @@ def assigner_outputs(outputs) -> dict[str, np.ndarray]:
     return {"tal_labels": labels.numpy().astype(np.int64), "tal_target_bboxes": boxes.numpy().astype(np.float32),
             "tal_target_scores": scores.numpy().astype(np.float32), "tal_fg_mask": fg.numpy().astype(bool),
             "tal_target_gt_idx": gt_idx.numpy().astype(np.int64)}
+
+
+def ultralytics_onnx(model, initial: dict, img, compact: bool, digest: str) -> dict[str, np.ndarray]:
+    """Ultralytics' ONNX export of ``model`` with the weights ``initial``: graph bytes, outputs, versions."""
+    import importlib.metadata as md
+    import os
+    import tempfile
+
+    import onnx
+    import onnxruntime as ort
+    from ultralytics.engine.exporter import Exporter
+
+    model.load_state_dict(initial)
+    model.eval()
+    model.task = "detect"
+    h, w = img.shape[2:]
+    cwd = os.getcwd()
+    with tempfile.TemporaryDirectory() as tmp:
+        os.chdir(tmp)  # the exporter writes next to the model's (virtual) yaml file
+        try:
+            path = Exporter(overrides=dict(format="onnx", imgsz=[h, w], opset=18, simplify=True, batch=1,
+                                           device="cpu"))(model=model)
+            exported = onnx.load(os.path.join(tmp, path))
+        finally:
+            os.chdir(cwd)
+    session = ort.InferenceSession(exported.SerializeToString(), providers=["CPUExecutionProvider"])
+    outputs = np.concatenate([session.run(None, {"images": img[i:i + 1].numpy()})[0] for i in range(len(img))])
+    # parameters keep their state-dict names; a BN folded into its Conv gives that Conv a bias
+    refillable = set(initial) | {k.replace(".bn.running_mean", ".conv.bias") for k in initial if k.endswith(".bn.running_mean")}
+    stripped = [t.name for t in exported.graph.initializer if compact and t.name.startswith("model.")]
+    if set(stripped) - refillable:
+        raise SystemExit(f"initializers of Ultralytics' export that the seeded weights cannot refill: "
+                         f"{sorted(set(stripped) - refillable)[:5]}")
+    kept = [t for t in exported.graph.initializer if t.name not in set(stripped)]
+    del exported.graph.initializer[:]
+    exported.graph.initializer.extend(kept)
+    versions = {f"meta/{name}_version": np.str_(md.version(name)) for name in ("ultralytics", "torch", "onnxslim", "onnxruntime")}
+    return {"graph": np.frombuffer(exported.SerializeToString(), np.uint8), "output": outputs.astype(np.float32),
+            "meta/stripped_initializers": np.array(stripped, dtype=np.str_), "meta/state_dict_sha256": np.str_(digest),
+            **versions}
 
 
 def main() -> None:
@@ -207,6 +261,12 @@ def main() -> None:
                         out[f"grad/{k}"] = round_significant(g) if args.compact else g
     (np.savez_compressed if args.compact else np.savez)(args.out, **out)
     print(f"wrote {len(out)} arrays to {args.out}; check with: python -m yolo_lib.parity {args.out}")
+    if args.ultralytics_onnx:
+        digest = str(out.get("meta/state_dict_sha256", ""))  # set with --compact: ties the graph to the weights
+        onnx_ref = ultralytics_onnx(model, initial, img, args.compact, digest)
+        np.savez_compressed(args.ultralytics_onnx, **onnx_ref)
+        print(f"wrote Ultralytics' ONNX export ({len(onnx_ref['meta/stripped_initializers'])} initializers left out) "
+              f"and its outputs to {args.ultralytics_onnx}")
 
 
 if __name__ == "__main__":

@@ -407,3 +407,22 @@ def test_faster_coco_eval_gives_pycocotools_numbers(seed):
         np.testing.assert_allclose(fast.pr_curves[cat], ref.pr_curves[cat], rtol=0, atol=1e-12)
     assert (fast.precision, fast.recall, fast.confidence) == (ref.precision, ref.recall, ref.confidence)
     assert seed == 5 or ref.stats["mAP50_95"] > 0.05  # the cases are not all trivial zeros
+
+
+def test_pictures_leave_a_notebooks_matplotlib_backend_alone(tmp_path, tiny_model):
+    """Writing the pictures must not switch pyplot to Agg: a notebook would show no figure after it."""
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    before = matplotlib.get_backend()
+    plt.switch_backend("module://matplotlib_inline.backend_inline")  # what a notebook runs on
+    try:
+        ann, folder = write_set(tmp_path)
+        ev = Evaluator(ann, folder, NAMES, imgsz=64, batch=2, progress=False)
+        ev.evaluate(tiny_model, engine="jax")
+        figures = plt.get_fignums()
+        ev.save_pictures(tmp_path / "pics")
+        assert matplotlib.get_backend() == "module://matplotlib_inline.backend_inline"
+        assert plt.get_fignums() == figures
+    finally:
+        plt.switch_backend(before)

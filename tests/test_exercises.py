@@ -104,35 +104,54 @@ def letterbox_top_left(width, height, size):  # forgets to centre the image
     return round(width * r), round(height * r), 0, 0
 
 
-CASES = [  # notebook, check, solution name, wrong answer
-    ("01_batchnorm_gradients", ex.check_bn_backward, "solution_bn_backward_staged", bn_inference_formula),
-    ("02_custom_ops", ex.check_conv_output_shape, "solution_conv_output_shape", conv_shape_without_dilation),
-    ("02_custom_ops", ex.check_jax_conv, "solution_jax_conv", jax_conv_same_padding),
-    ("03_conv_c3k2", ex.check_c3k2_forward, "solution_c3k2_forward", c3k2_chaining_first_piece),
-    ("04_sppf_c2psa_attention", ex.check_attention, "solution_attention_forward", attention_without_pe),
-    ("05_detect_dfl", ex.check_dfl_decode, "solution_dfl_decode", dfl_xyxy),
-    ("06_model", ex.check_layer_sources, "solution_layer_sources", sources_tuple_minus_one_kept),
-    ("07_loss", ex.check_ciou, "solution_ciou", plain_iou),
-    ("07_loss", ex.check_alignment, "solution_alignment", alignment_unclamped),
-    ("08_data_prep", ex.check_letterbox_params, "solution_letterbox_params", letterbox_top_left),
+CASES = [  # notebook, check, solution name, wrong answer, a phrase of the hint it must get
+    ("01_batchnorm_gradients", ex.check_bn_backward, "solution_bn_backward_staged", bn_inference_formula, "eval-mode"),
+    ("02_custom_ops", ex.check_conv_output_shape, "solution_conv_output_shape", conv_shape_without_dilation, "dilation"),
+    ("02_custom_ops", ex.check_jax_conv, "solution_jax_conv", jax_conv_same_padding, "'SAME'"),
+    ("03_conv_c3k2", ex.check_c3k2_forward, "solution_c3k2_forward", c3k2_chaining_first_piece, "pieces[-1]"),
+    ("04_sppf_c2psa_attention", ex.check_attention, "solution_attention_forward", attention_without_pe, "pe(v)"),
+    ("05_detect_dfl", ex.check_dfl_decode, "solution_dfl_decode", dfl_xyxy, "corners"),
+    ("06_model", ex.check_layer_sources, "solution_layer_sources", sources_tuple_minus_one_kept, "previous layer"),
+    ("07_loss", ex.check_ciou, "solution_ciou", plain_iou, "plain IoU"),
+    ("07_loss", ex.check_alignment, "solution_alignment", alignment_unclamped, "clamp"),
+    ("08_data_prep", ex.check_letterbox_params, "solution_letterbox_params", letterbox_top_left, "centred"),
 ]
 
 
-@pytest.mark.parametrize("notebook,check,solution,wrong", CASES, ids=[c[2] for c in CASES])
-def test_check_fails_on_stub_and_wrong_answer_and_passes_on_solution(notebook, check, solution, wrong):
+@pytest.mark.parametrize("notebook,check,solution,wrong,hint", CASES, ids=[c[2] for c in CASES])
+def test_check_fails_on_stub_and_wrong_answer_and_passes_on_solution(notebook, check, solution, wrong, hint):
     on_stub = check(stub)
-    assert on_stub.stub and not on_stub.ok
+    assert on_stub.stub and not on_stub.ok and not on_stub.hint
     on_wrong = check(wrong)
     assert not on_wrong.ok and not on_wrong.stub, on_wrong
     assert "expected" in on_wrong.message or "shape" in on_wrong.message, on_wrong.message
+    assert "\n" not in on_wrong.message, "what is wrong fits on one line"
+    assert hint in on_wrong.hint, f"the planted mistake should get the hint with {hint!r}: {on_wrong}"
+    assert str(on_wrong).splitlines()[1].strip().startswith("hint:")
     on_solution = check(solution_cells(notebook)[solution])
-    assert on_solution.ok, on_solution.message
+    assert on_solution.ok and not on_solution.hint, on_solution.message
 
 
-def test_mismatch_names_shape_and_worst_element():
+def test_hints_name_only_the_mistake_they_recognise():
+    """An answer that is wrong in another way gets no hint (or another one), never a wrong one."""
+    ciou = solution_cells("07_loss")["solution_ciou"]
+    off = ex.check_ciou(lambda b1, b2: ciou(b1, b2) * 1.01)
+    assert not off.ok and "plain IoU" not in off.hint
+    assert ex.check_dfl_decode(lambda *a: dfl_xyxy(*a) + 5.0).hint == ""
+    letterbox = solution_cells("08_data_prep")["solution_letterbox_params"]
+    swapped = ex.check_letterbox_params(lambda w, h, s: (lambda r: (r[1], r[0], r[2], r[3]))(letterbox(w, h, s)))
+    assert "swapped" in swapped.hint
+    unscaled = ex.check_dfl_decode(lambda logits, anchors, strides: solution_cells("05_detect_dfl")["solution_dfl_decode"](
+        logits, anchors, np.ones_like(strides)))
+    assert "strides" in unscaled.hint
+
+
+def test_mismatch_names_shape_first_wrong_element_and_worst():
     assert "shape (2,)" in ex.mismatch("y", np.zeros(2), np.zeros(3))
-    message = ex.mismatch("y", np.array([0.0, 1.0, 5.0]), np.array([0.0, 1.0, 2.0]))
-    assert "y[(2,)] is 5" in message and "expected 2" in message and "off by 3" in message
+    assert "(transposed?)" in ex.mismatch("y", np.zeros((2, 3)), np.zeros((3, 2)))
+    message = ex.mismatch("y", np.array([0.0, 1.5, 5.0]), np.array([0.0, 1.0, 2.0]))
+    assert "y[(1,)] is 1.5" in message and "expected 1" in message and "off by 0.5" in message
+    assert "2 of 3 elements" in message and "the worst off by 3 at (2,)" in message
     assert ex.mismatch("y", np.ones(3), np.ones(3) + 1e-7) is None
 
 

@@ -6,14 +6,22 @@ Routes: ``/`` (``web/index.html``), ``/src/*`` (the page's ES modules), ``/ort/*
 cross-origin isolation headers that wasm threads need (COOP ``same-origin``, COEP
 ``require-corp``) and an explicit MIME type (``.mjs`` as JavaScript, ``.wasm`` as
 ``application/wasm``). Extra files (e.g. test images) can be mounted under ``/files/``.
+
+Nothing else is served: a path that resolves (``..``, its percent-encodings, symlinks) outside
+its folder, a directory, or a file that does not exist is a 404, for GET and HEAD alike; any
+other method gets 405 with ``Allow: GET, HEAD``. Idle connections are closed after
+:data:`IDLE_TIMEOUT_S` seconds, and the listening socket queues :data:`LISTEN_BACKLOG`
+connections, so hundreds of clients at once are all answered.
 """
 
 from __future__ import annotations
 
 import errno
 import getpass
+import io
 import json
 import socket
+import sys
 import threading
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -28,6 +36,9 @@ MIME_TYPES = {
     ".onnx": "application/octet-stream", ".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
     ".y4m": "application/octet-stream", ".map": "application/json",
 }
+IDLE_TIMEOUT_S = 30
+LISTEN_BACKLOG = 512
+ALLOWED_METHODS = "GET, HEAD"
 ISOLATION_HEADERS = {
     "Cross-Origin-Opener-Policy": "same-origin",
     "Cross-Origin-Embedder-Policy": "require-corp",
@@ -40,13 +51,17 @@ class DemoServerError(RuntimeError):
 
 
 class DemoHandler(SimpleHTTPRequestHandler):
-    """Maps the demo's URL prefixes to folders; adds isolation headers; no directory listings."""
+    """Maps the demo's URL prefixes to folders; adds isolation headers; GET and HEAD only, no
+    directory listings."""
+
+    timeout = IDLE_TIMEOUT_S  # seconds a connection may stay silent
 
     def __init__(self, *args, model: Path, model_info: dict, mounts: dict[str, Path], **kw):
         self.model, self.model_info, self.mounts = model, model_info, mounts
         super().__init__(*args, directory=str(WEB_DIR), **kw)
 
     def translate_path(self, path: str) -> str:
+        """The file a URL names, or "" when it names nothing that is served."""
         url = unquote(urlsplit(path).path)
         if url in ("/", "/index.html"):
             return str(WEB_DIR / "index.html")
@@ -54,24 +69,41 @@ class DemoHandler(SimpleHTTPRequestHandler):
             return str(self.model)
         for prefix, root in self.mounts.items():
             if url.startswith(prefix):
-                target = (root / url[len(prefix):]).resolve()
-                return str(target) if target.is_relative_to(root.resolve()) else ""
+                try:
+                    target = (root / url[len(prefix):]).resolve()
+                except (ValueError, OSError):  # a NUL byte, a symlink loop
+                    return ""
+                return str(target) if target.is_relative_to(root.resolve()) and target.is_file() else ""
         return ""
 
-    def do_GET(self):
+    def send_head(self):
+        """Headers for GET and HEAD alike; the body's file object (None after an error)."""
         if unquote(urlsplit(self.path).path) == "/model.json":
             body = json.dumps(self.model_info).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
-            self.wfile.write(body)
-            return
+            return io.BytesIO(body)
         path = self.translate_path(self.path)
-        if not path or Path(path).is_dir():
+        if not path or not Path(path).is_file():
             self.send_error(404, "not found")
-            return
-        super().do_GET()
+            return None
+        return super().send_head()
+
+    def __getattr__(self, name: str):
+        # http.server looks up do_<METHOD>; every method but GET and HEAD is refused the same way
+        if name.startswith("do_"):
+            return self._method_not_allowed
+        raise AttributeError(name)
+
+    def _method_not_allowed(self):
+        self.send_response(405)
+        self.send_header("Allow", ALLOWED_METHODS)
+        self.send_header("Content-Length", "0")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.close_connection = True
 
     def guess_type(self, path) -> str:
         return MIME_TYPES.get(Path(path).suffix.lower(), "application/octet-stream")
@@ -84,6 +116,17 @@ class DemoHandler(SimpleHTTPRequestHandler):
 
     def log_message(self, format, *args):  # quiet: the notebook and the tests share the output
         pass
+
+
+class DemoServer(ThreadingHTTPServer):
+    """One thread per connection, a deep listen queue, and a client that hangs up is no error."""
+
+    request_queue_size = LISTEN_BACKLOG
+
+    def handle_error(self, request, client_address):
+        error = sys.exc_info()[1]
+        if not isinstance(error, (ConnectionError, TimeoutError)):
+            print(f"demo server: {type(error).__name__} while answering {client_address[0]}: {error}", file=sys.stderr)
 
 
 def make_server(model: str | Path, port: int = 8000, host: str = "127.0.0.1", source: str = "",
@@ -100,7 +143,7 @@ def make_server(model: str | Path, port: int = 8000, host: str = "127.0.0.1", so
     info = {"name": model.name, "source": source or str(model)}
     handler = partial(DemoHandler, model=model, model_info=info, mounts=mounts)
     try:
-        return ThreadingHTTPServer((host, port), handler)
+        return DemoServer((host, port), handler)
     except OSError as e:
         if e.errno == errno.EADDRINUSE:
             raise DemoServerError(f"port {port} is in use: pick another with --port") from None

@@ -1,4 +1,5 @@
-"""Pictures of an evaluation (matplotlib, Agg): boxes on images, PR curves, confusion matrix.
+"""Pictures of an evaluation (matplotlib figures drawn off screen, without pyplot: a notebook's
+backend and figures are left alone): boxes on images, PR curves, confusion matrix.
 
 * ``boxes.png``: a grid of up to 8 images, labelled boxes (top row, green; crowd boxes dashed)
   above predicted boxes with score >= 0.25 (bottom row, red, with class and score).
@@ -26,9 +27,6 @@ def _xyxy(bbox) -> list[float]:
 
 
 def write_pictures(out: Path, state: dict, folder: Path, classes: ClassMatch) -> list[Path]:
-    import matplotlib
-
-    matplotlib.use("Agg")
     out.mkdir(parents=True, exist_ok=True)
     names = {c: n for _, n, c in classes.matched}
     return [_boxes_grid(out / "boxes.png", state, folder, names),
@@ -44,12 +42,14 @@ def _by_image(items) -> dict[int, list[dict]]:
 
 
 def _boxes_grid(path: Path, state, folder: Path, names) -> Path:
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Rectangle
     from PIL import Image
 
     images = state["gt"]["images"][:GRID_IMAGES]
     gts, dets = _by_image(state["gt"]["annotations"]), _by_image(state["results"])
-    fig, axes = plt.subplots(2, len(images), figsize=(3 * len(images), 6), squeeze=False)
+    fig = Figure(figsize=(3 * len(images), 6))
+    axes = fig.subplots(2, len(images), squeeze=False)
     for j, rec in enumerate(images):
         with Image.open(folder / rec["file_name"]) as im:
             pixels = np.asarray(im.convert("RGB"))
@@ -62,24 +62,24 @@ def _boxes_grid(path: Path, state, folder: Path, names) -> Path:
             ax.set_title(f"{title} ({len(anns)})", fontsize=8)
             for a in anns:
                 x, y, w, h = a["bbox"]
-                ax.add_patch(plt.Rectangle((x, y), w, h, fill=False, color=colour, lw=1,
-                                           ls="--" if a.get("iscrowd") else "-"))
+                ax.add_patch(Rectangle((x, y), w, h, fill=False, color=colour, lw=1,
+                                       ls="--" if a.get("iscrowd") else "-"))
                 label = names[a["category_id"]] + (f" {a['score']:.2f}" if "score" in a else "")
                 ax.text(x, y, label, color="white", fontsize=5, va="bottom",
                         bbox={"facecolor": colour, "alpha": 0.6, "pad": 0.5, "lw": 0})
     fig.suptitle(f"labelled (top) vs predicted score >= {PLOT_CONF} (bottom)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path
 
 
 def _pr_curves(path: Path, state, names) -> Path:
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     curves = state["scores"].pr_curves
     recall = np.linspace(0, 1, 101)
-    fig, ax = plt.subplots(figsize=(6, 5))
+    fig = Figure(figsize=(6, 5))
+    ax = fig.subplots()
     few = len(curves) <= 10
     for cat, p in curves.items():
         ap = state["scores"].per_class[cat]["AP50"]
@@ -95,7 +95,6 @@ def _pr_curves(path: Path, state, names) -> Path:
     ax.legend(fontsize=7, loc="lower left")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path
 
 
@@ -129,13 +128,14 @@ def confusion_matrix(state, names) -> np.ndarray:
 
 
 def _confusion(path: Path, state, names) -> Path:
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     m = confusion_matrix(state, names)
     labels = [names[c] for c in names] + ["background"]
     norm = m / np.maximum(m.sum(0, keepdims=True), 1)
     size = max(4.0, 0.25 * len(labels) + 2)
-    fig, ax = plt.subplots(figsize=(size + 1, size))
+    fig = Figure(figsize=(size + 1, size))
+    ax = fig.subplots()
     im = ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
     ax.set_xticks(range(len(labels)), labels, rotation=90, fontsize=6 if len(labels) > 12 else 8)
     ax.set_yticks(range(len(labels)), labels, fontsize=6 if len(labels) > 12 else 8)
@@ -149,5 +149,4 @@ def _confusion(path: Path, state, names) -> Path:
     fig.colorbar(im, ax=ax, fraction=0.046)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path

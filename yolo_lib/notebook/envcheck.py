@@ -111,8 +111,8 @@ def _check_reference() -> Check:
     if settings.under_ci():
         return Check("Ultralytics reference", False, f"CI=true but shared/fixtures/{FULL_NAME} is missing")
     if COMPACT_PATH.exists():
-        return Check("Ultralytics reference", True, f"compact reference {COMPACT_PATH.name} (no ../shared: fine on "
-                     "a fresh clone; only the comparisons with Ultralytics' ONNX file are skipped)")
+        return Check("Ultralytics reference", True, f"compact reference {COMPACT_PATH.name} (no ../shared, as on "
+                     "a fresh clone: every comparison with Ultralytics runs on it, at 128 px)")
     return Check("Ultralytics reference", False, f"neither shared/fixtures/{FULL_NAME} nor {COMPACT_PATH} exists")
 
 

@@ -5,7 +5,8 @@ Every exercise in notebooks 01-08 has three cells: a stub the attendee fills in 
 solution)``. A check calls the function on fixed inputs and returns a :class:`Result` whose
 message says exactly what is wrong: the shape, the worst element and by how much. While the
 attempt is still the stub, ``run_exercise`` says so and checks the hidden solution instead,
-so a notebook run by CI exercises every solution.
+so a notebook run by CI exercises every solution. Where a common mistake is known, a FAIL adds a
+second line, ``hint: ...``, when the attempt's output is the one that mistake gives.
 
 Checks (notebook · function the attendee writes):
 
@@ -23,7 +24,7 @@ Checks (notebook · function the attendee writes):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import numpy as np
@@ -36,17 +37,44 @@ class Result:
     ok: bool
     message: str
     stub: bool = False
+    hint: str = ""
 
     def __str__(self) -> str:
-        return ("PASS: " if self.ok else "FAIL: ") + self.message
+        verdict = ("PASS: " if self.ok else "FAIL: ") + self.message
+        return verdict + (f"\n  hint: {self.hint}" if self.hint else "")
+
+
+def matches(got, want, rtol: float = 1e-4, atol: float = 1e-5) -> bool:
+    """``got`` has ``want``'s shape and values (within rtol/atol)."""
+    return mismatch("x", got, want, rtol, atol) is None
+
+
+def with_hint(result: Result, known_mistakes) -> Result:
+    """``result`` with the hint of the first known mistake whose test holds, when it is a FAIL.
+
+    ``known_mistakes``: (test, hint) pairs; ``test()`` says whether the attempt's output is the
+    one that mistake gives (a test that raises counts as no).
+    """
+    if result.ok or result.stub:
+        return result
+    for test, hint in known_mistakes:
+        try:
+            hit = bool(test())
+        except Exception:  # the attempt's output does not even fit the mistake's shape
+            hit = False
+        if hit:
+            return replace(result, hint=hint)
+    return result
 
 
 def mismatch(name: str, got, want, rtol: float = 1e-4, atol: float = 1e-5) -> str | None:
-    """None when ``got`` matches ``want``; else one sentence naming the shape or worst element."""
+    """None when ``got`` matches ``want``; else one sentence naming the shape, or the first wrong
+    element, by how much, how many are wrong and the worst."""
     got = np.asarray(got)
     want = np.asarray(want)
     if got.shape != want.shape:
-        return f"{name} has shape {got.shape}, expected {want.shape}"
+        transposed = " (transposed?)" if got.shape == want.shape[::-1] and got.ndim > 1 else ""
+        return f"{name} has shape {got.shape}, expected {want.shape}{transposed}"
     if want.dtype == bool or np.issubdtype(want.dtype, np.integer):
         bad = got != want
         if bad.any():
@@ -61,9 +89,11 @@ def mismatch(name: str, got, want, rtol: float = 1e-4, atol: float = 1e-5) -> st
     bad = err > atol + rtol * np.abs(want64)
     if not bad.any():
         return None
-    idx = tuple(int(i) for i in np.unravel_index(np.argmax(err), err.shape))
-    return (f"{name}[{idx}] is {got64[idx]:.6g}, expected {want64[idx]:.6g} (off by {err[idx]:.3g}; "
-            f"{int(bad.sum())} of {bad.size} elements outside rtol={rtol:g}, atol={atol:g})")
+    idx = tuple(int(i) for i in np.argwhere(bad)[0])
+    worst = tuple(int(i) for i in np.unravel_index(np.argmax(err), err.shape))
+    return (f"{name}[{idx}] is {got64[idx]:.6g}, expected {want64[idx]:.6g} (off by {err[idx]:.3g}); "
+            f"{int(bad.sum())} of {bad.size} elements outside rtol={rtol:g}, atol={atol:g}, "
+            f"the worst off by {err[worst]:.3g} at {worst}")
 
 
 def _compare(what: str, pairs) -> Result:
@@ -134,8 +164,16 @@ def check_bn_backward(fn) -> Result:
         return failed
     if not isinstance(got, (tuple, list)) or len(got) != 3:
         return Result(False, "return a tuple (dx, dgamma, dbeta)")
-    return _compare("BatchNorm backward matches the Op's gradient",
-                    [("dx", got[0], want[0]), ("dgamma", got[1], want[1]), ("dbeta", got[2], g.sum(axis=(0, 2, 3)))])
+    result = _compare("BatchNorm backward matches the Op's gradient",
+                      [("dx", got[0], want[0]), ("dgamma", got[1], want[1]), ("dbeta", got[2], g.sum(axis=(0, 2, 3)))])
+    inv_std = 1 / np.sqrt(x.var(axis=(0, 2, 3), keepdims=True) + 1e-3)
+    return with_hint(result, [
+        (lambda: matches(got[0], g * gamma[None, :, None, None] * inv_std),
+         "dx = g * gamma / sigma is the eval-mode gradient: in training mode the batch mean and variance "
+         "depend on x too, which adds the terms - mean(dxhat) - xhat * mean(dxhat * xhat)"),
+        (lambda: np.shape(got[1]) != gamma.shape or np.shape(got[2]) != gamma.shape,
+         "dgamma and dbeta have one value per channel: sum over the batch and both spatial axes (0, 2, 3)"),
+    ])
 
 
 # --- 02 Conv Op: output shape and JAX lowering ---------------------------------------------
@@ -164,9 +202,23 @@ def check_conv_output_shape(fn) -> Result:
         if failed:
             return failed
         if tuple(int(v) for v in got) != want:
-            return Result(False, f"x {x_shape}, w {w_shape}, stride {stride}, padding {padding}, "
-                                 f"dilation {dilation}, groups {groups}: you return {tuple(got)}, expected {want}")
+            result = Result(False, f"x {x_shape}, w {w_shape}, stride {stride}, padding {padding}, "
+                                   f"dilation {dilation}, groups {groups}: you return {tuple(got)}, expected {want}")
+            return with_hint(result, [
+                (lambda: dilation != 1 and tuple(got[2:]) == _conv_spatial(x_shape, w_shape, stride, padding, 1),
+                 "dilation d spreads the kernel: its span is d * (k - 1) + 1, not k"),
+                (lambda: tuple(got[:2]) != want[:2],
+                 "the first two dimensions are the batch (x_shape[0]) and the output channels (w_shape[0])"),
+            ])
     return Result(True, f"output shapes agree with Conv2d on {len(CONV_SHAPE_CASES)} cases")
+
+
+def _conv_spatial(x_shape, w_shape, stride, padding, dilation) -> tuple[int, int]:
+    """The output height and width of a convolution (used to recognise mistakes)."""
+    strides = (stride, stride) if isinstance(stride, int) else stride
+    pads = ((padding, padding), (padding, padding)) if isinstance(padding, int) else padding
+    return tuple((n + p0 + p1 - dilation * (k - 1) - 1) // s + 1
+                 for n, k, s, (p0, p1) in zip(x_shape[2:], w_shape[2:], strides, pads))
 
 
 @lru_cache(maxsize=None)
@@ -196,8 +248,23 @@ def check_jax_conv(fn) -> Result:
             return failed
         result = _compare(f"stride {stride}, padding {padding}, groups {groups}", [("y", got, want)])
         if not result.ok:
-            return result
+            return with_hint(result, [
+                (lambda: np.shape(got)[2:] != want.shape[2:] or matches(got, _same_padded(x, w, stride, groups)),
+                 "pad explicitly, ((padding, padding), (padding, padding)): 'SAME' pads by the output size "
+                 "(and unevenly when the stride is 2), not by `padding` on every side"),
+                (lambda: np.shape(got)[1] != want.shape[1],
+                 "the output has w.shape[0] channels: pass feature_group_count=groups and "
+                 "dimension_numbers=('NCHW', 'OIHW', 'NCHW')"),
+            ])
     return Result(True, "your jax.lax convolution matches the Conv2d Op (stride, padding, groups)")
+
+
+def _same_padded(x, w, stride, groups) -> np.ndarray:
+    """The convolution with padding="SAME" (used to recognise that mistake)."""
+    import jax
+
+    return np.asarray(jax.lax.conv_general_dilated(x, w, (stride, stride), "SAME", feature_group_count=groups,
+                                                   dimension_numbers=("NCHW", "OIHW", "NCHW")))
 
 
 # --- 03/04 blocks, compared symbolically ----------------------------------------------------
@@ -231,6 +298,14 @@ def _block_case(kind: str):
     return block, x, block_function(block, [x.shape])(x)
 
 
+BLOCK_HINTS = {
+    "c3k2": "cv1's output is split in two; each bottleneck takes the newest piece (pieces[-1]) and "
+            "appends its output; cv2 gets all pieces concatenated on the channel axis",
+    "attention": "after the softmax, out = v @ attn^T reshaped to (B, C, H, W), plus the positional "
+                 "conv pe(v) on v as an image, then proj",
+}
+
+
 def _block_check(what: str, kind: str, fn) -> Result:
     from yolo_lib.compilation.functions import block_function
 
@@ -241,7 +316,8 @@ def _block_check(what: str, kind: str, fn) -> Result:
         return Result(False, "still the stub (raises NotImplementedError)", stub=True)
     except Exception as err:
         return Result(False, f"building or running your graph raised {type(err).__name__}: {err}")
-    return _compare(what, [("output", got, want)])
+    result = _compare(what, [("output", got, want)])
+    return with_hint(result, [(lambda: np.shape(got) == want.shape, BLOCK_HINTS[kind])])
 
 
 def check_c3k2_forward(fn) -> Result:
@@ -281,7 +357,15 @@ def check_dfl_decode(fn) -> Result:
     got, failed = _call(fn, logits, anchors, strides)
     if failed:
         return failed
-    return _compare("DFL decoding matches yolo_lib (boxes cx, cy, w, h in px)", [("boxes", got, want, 1e-4, 1e-3)])
+    result = _compare("DFL decoding matches yolo_lib (boxes cx, cy, w, h in px)", [("boxes", got, want, 1e-4, 1e-3)])
+    corners = np.concatenate([want[:, :2] - want[:, 2:] / 2, want[:, :2] + want[:, 2:] / 2], axis=1)
+    return with_hint(result, [
+        (lambda: matches(got, corners, 1e-4, 1e-3), "those are the corners x1, y1, x2, y2: return the centre "
+         "and size, cx = (x1 + x2) / 2, cy = (y1 + y2) / 2, w = x2 - x1, h = y2 - y1"),
+        (lambda: matches(np.asarray(got) * strides, want, 1e-4, 1e-3),
+         "the distances are in grid cells of each level: multiply the boxes by the anchors' strides"),
+        (lambda: matches(got, want * strides, 1e-4, 1e-3), "the boxes are multiplied by the stride twice"),
+    ])
 
 
 # --- 06 routing -----------------------------------------------------------------------------------
@@ -298,7 +382,10 @@ def check_layer_sources(fn) -> Result:
         if failed:
             return failed
         if tuple(got) != tuple(info.sources):
-            return Result(False, f"layer {info.index} (from={src}): you return {tuple(got)}, expected {tuple(info.sources)}")
+            result = Result(False, f"layer {info.index} (from={src}): you return {tuple(got)}, "
+                                   f"expected {tuple(info.sources)}")
+            return with_hint(result, [(lambda: -1 in tuple(got),
+                                       "-1 means the previous layer, index - 1, also inside a list such as [-1, 6]")])
     return Result(True, f"the inputs of all {len(YOLO11_LAYERS)} layers are right")
 
 
@@ -338,7 +425,22 @@ def check_ciou(fn) -> Result:
     got, failed = _call(fn, b1, b2)
     if failed:
         return failed
-    return _compare("CIoU matches yolo_lib.loss.boxes.ciou", [("ciou", got, want, 1e-4, 1e-5)])
+    result = _compare("CIoU matches yolo_lib.loss.boxes.ciou", [("ciou", got, want, 1e-4, 1e-5)])
+    return with_hint(result, [
+        (lambda: matches(got, _plain_iou(b1, b2), 1e-4, 1e-5),
+         "that is plain IoU: CIoU subtracts the centre term rho^2 / c^2 and the aspect term v * alpha"),
+        (lambda: np.all(np.asarray(got) >= -1e-6) and np.any(want < 0),
+         "CIoU is negative for boxes far apart: the centre term rho^2 / c^2 keeps growing where IoU is 0"),
+    ])
+
+
+def _plain_iou(b1: np.ndarray, b2: np.ndarray) -> np.ndarray:
+    """IoU of xyxy box pairs (used to recognise the mistake of returning it as CIoU)."""
+    iw = np.clip(np.minimum(b1[:, 2], b2[:, 2]) - np.maximum(b1[:, 0], b2[:, 0]), 0, None)
+    ih = np.clip(np.minimum(b1[:, 3], b2[:, 3]) - np.maximum(b1[:, 1], b2[:, 1]), 0, None)
+    area1 = (b1[:, 2] - b1[:, 0]) * (b1[:, 3] - b1[:, 1])
+    area2 = (b2[:, 2] - b2[:, 0]) * (b2[:, 3] - b2[:, 1])
+    return iw * ih / (area1 + area2 - iw * ih)
 
 
 @lru_cache(maxsize=None)
@@ -377,7 +479,17 @@ def check_alignment(fn) -> Result:
     got, failed = _call(fn, scores, ious, labels, candidates)
     if failed:
         return failed
-    return _compare("alignment metric matches the assigner's", [("align", got, want, 1e-4, 1e-9)])
+    result = _compare("alignment metric matches the assigner's", [("align", got, want, 1e-4, 1e-9)])
+    class_scores = scores[:, labels].T
+    return with_hint(result, [
+        (lambda: matches(got, np.where(candidates, class_scores ** 0.5 * ious.astype(np.float64) ** 6, 0.0), 1e-4, 1e-9),
+         "clamp the CIoU at 0 before the 6th power: a negative CIoU to an even power looks like a good overlap"),
+        (lambda: matches(got, class_scores ** 0.5 * np.clip(ious, 0, None) ** 6, 1e-4, 1e-9),
+         "set the metric to 0 where the anchor is not a candidate of the gt"),
+        (lambda: matches(got, np.where(candidates, scores[:, :len(labels)].T ** 0.5 * np.clip(ious, 0, None) ** 6, 0.0),
+                         1e-4, 1e-9),
+         "s is the score of each gt's own class: scores[:, gt_labels].T, not the first M columns"),
+    ])
 
 
 # --- 08 letterbox ---------------------------------------------------------------------------------
@@ -395,6 +507,13 @@ def check_letterbox_params(fn) -> Result:
         if failed:
             return failed
         if tuple(int(v) for v in got) != want:
-            return Result(False, f"image {width}x{height} into {size}: you return (new_w, new_h, left, top) = "
-                                 f"{tuple(got)}, expected {want}")
+            result = Result(False, f"image {width}x{height} into {size}: you return (new_w, new_h, left, top) = "
+                                   f"{tuple(got)}, expected {want}")
+            return with_hint(result, [
+                (lambda: tuple(got[:2]) == want[:2] and tuple(got[2:]) == (0, 0),
+                 "the image is centred: left = round(dw - 0.1) with dw = (size - new_w) / 2, top likewise"),
+                (lambda: tuple(got[:2]) == want[:2] and all(abs(int(g) - w) <= 1 for g, w in zip(got[2:], want[2:])),
+                 "one pixel off: round(dw - 0.1) puts an odd padding pixel on the right or bottom"),
+                (lambda: tuple(got[:2]) == want[:2][::-1], "new_w and new_h are swapped"),
+            ])
     return Result(True, "letterbox geometry matches yolo_lib on 6 image sizes")

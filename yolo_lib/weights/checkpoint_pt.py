@@ -16,6 +16,12 @@ inert stand-in:
 Any other global (``os.system``, ``builtins.eval``, ``subprocess.Popen``, an unknown class ...)
 raises :class:`UnsafeCheckpointError` naming it, before anything is called.
 
+Sizes are checked before anything is allocated: an archive member that declares more than
+:data:`MAX_MEMBER_BYTES` (or members that together declare more than :data:`MAX_TOTAL_BYTES`), a
+storage whose bytes disagree with the element count its pickle declares, and a tensor view with
+a negative size, stride or offset, more elements than its storage, or reaching past its end, all
+raise :class:`CheckpointError`.
+
     from yolo_lib import weights
     from yolo_lib.weights import checkpoint_pt
     sd = checkpoint_pt.read_state_dict("data/yolo11n.pt", class_ids=[0, 67])  # person, cell phone
@@ -33,6 +39,12 @@ from pathlib import Path
 import numpy as np
 
 from yolo_lib.weights.state_dicts import CheckpointError, select_class_rows
+
+#: The most bytes one archive member may declare: yolo11x's largest tensor is 9.4 MB in float32.
+MAX_MEMBER_BYTES = 1 << 30
+#: The most bytes all members read from one archive may declare together (a last.pt of yolo11x
+#: with its optimizer state in float32 is about 0.7 GB).
+MAX_TOTAL_BYTES = 2 << 30
 
 #: torch storage class name -> numpy dtype of its elements ("bfloat16" is widened to float32).
 STORAGE_DTYPES = {
@@ -86,14 +98,21 @@ class _Storage:
 
 
 def _rebuild_tensor(storage, offset, size, stride, *_ignored):
-    """``torch._utils._rebuild_tensor_v2``: a strided view of a storage array, copied."""
+    """``torch._utils._rebuild_tensor_v2``: a strided view of a storage array, copied, after
+    checking that the view lies inside the storage."""
     if not isinstance(storage, np.ndarray):
         raise CheckpointError("a tensor refers to something that is not a storage")
-    size, stride = tuple(int(s) for s in size), tuple(int(s) for s in stride)
-    if size and any(s > 0 for s in size):
-        last = offset + sum((n - 1) * s for n, s in zip(size, stride))
-        if offset < 0 or last >= storage.size:
-            raise CheckpointError(f"tensor of size {size} runs past its storage of {storage.size} elements")
+    try:
+        offset, size, stride = int(offset), tuple(int(s) for s in size), tuple(int(s) for s in stride)
+    except (TypeError, ValueError):
+        raise CheckpointError("a tensor's offset, size or stride is not made of integers") from None
+    if len(size) != len(stride) or offset < 0 or min((*size, *stride, 0)) < 0:
+        raise CheckpointError(f"a tensor has a negative or inconsistent size {size}, stride {stride} or offset {offset}")
+    numel = int(np.prod(size, dtype=object))
+    if numel > storage.size:
+        raise CheckpointError(f"a tensor of size {size} has more elements than its storage ({storage.size})")
+    if numel > 0 and offset + sum((n - 1) * s for n, s in zip(size, stride)) >= storage.size:
+        raise CheckpointError(f"a tensor of size {size} at offset {offset} runs past its storage of {storage.size} elements")
     view = np.lib.stride_tricks.as_strided(storage[offset:], size, [s * storage.itemsize for s in stride])
     return np.array(view)
 
@@ -121,8 +140,28 @@ ADMITTED: dict[tuple[str, str], object] = {
 }
 
 
+class _Archive:
+    """A zip archive read member by member, each only after the size it declares is checked."""
+
+    def __init__(self, archive: zipfile.ZipFile):
+        self.zip, self.declared = archive, 0
+
+    def info(self, name: str) -> zipfile.ZipInfo:
+        info = self.zip.getinfo(name)
+        if info.file_size > MAX_MEMBER_BYTES:
+            raise CheckpointError(f"{name} declares {info.file_size} bytes, more than any member of a YOLO11 "
+                                  f"checkpoint holds ({MAX_MEMBER_BYTES}); refused")
+        self.declared += info.file_size
+        if self.declared > MAX_TOTAL_BYTES:
+            raise CheckpointError(f"the archive's members declare more than {MAX_TOTAL_BYTES} bytes together; refused")
+        return info
+
+    def read(self, name: str) -> bytes:
+        return self.zip.read(self.info(name))
+
+
 class _RestrictedUnpickler(pickle.Unpickler):
-    def __init__(self, file, archive: zipfile.ZipFile, prefix: str, byteorder: str):
+    def __init__(self, file, archive: _Archive, prefix: str, byteorder: str):
         super().__init__(file)
         self._archive, self._prefix, self._byteorder = archive, prefix, byteorder
         self._storages: dict[str, np.ndarray] = {}
@@ -138,16 +177,21 @@ class _RestrictedUnpickler(pickle.Unpickler):
     def persistent_load(self, pid):
         if not (isinstance(pid, tuple) and len(pid) == 5 and pid[0] == "storage" and isinstance(pid[1], _Storage)):
             raise UnsafeCheckpointError(f"unsupported persistent id {pid!r:.80}")
-        kind, key = pid[1], str(pid[2])
+        kind, key, numel = pid[1], str(pid[2]), pid[4]
         if key not in self._storages:
-            self._storages[key] = self._read_storage(kind, key)
+            self._storages[key] = self._read_storage(kind, key, numel)
         return self._storages[key]
 
-    def _read_storage(self, kind: _Storage, key: str) -> np.ndarray:
+    def _read_storage(self, kind: _Storage, key: str, numel) -> np.ndarray:
+        itemsize = 2 if kind.dtype == "bfloat16" else np.dtype(kind.dtype).itemsize
+        if not isinstance(numel, int) or numel < 0 or numel * itemsize > MAX_MEMBER_BYTES:
+            raise CheckpointError(f"storage {key} declares {numel} elements; refused")
         try:
             raw = self._archive.read(f"{self._prefix}data/{key}")
         except KeyError:
             raise CheckpointError(f"storage {key} is missing from the archive") from None
+        if len(raw) != numel * itemsize:
+            raise CheckpointError(f"storage {key} holds {len(raw)} bytes but declares {numel} elements of {itemsize}")
         little = self._byteorder == "little"
         if kind.dtype == "bfloat16":
             bits = np.frombuffer(raw, "<u2" if little else ">u2").astype(np.uint32) << 16
@@ -164,20 +208,22 @@ def read_checkpoint(path: str | Path) -> dict:
         raise FileNotFoundError(f"no checkpoint at {path}")
     if not zipfile.is_zipfile(path):
         raise CheckpointError(f"{path} is not a zip-based torch checkpoint (saved by torch >= 1.6)")
-    with zipfile.ZipFile(path) as archive:
-        pickles = [n for n in archive.namelist() if n.endswith("data.pkl") and n.count("/") == 1]
+    with zipfile.ZipFile(path) as zf:
+        archive = _Archive(zf)
+        pickles = [n for n in zf.namelist() if n.endswith("data.pkl") and n.count("/") == 1]
         if len(pickles) != 1:
             raise CheckpointError(f"{path} holds {len(pickles)} top-level data.pkl files, expected 1")
         prefix = pickles[0][: -len("data.pkl")]
-        names = set(archive.namelist())
-        byteorder = archive.read(prefix + "byteorder").decode().strip() if prefix + "byteorder" in names else "little"
-        with archive.open(pickles[0]) as f:
-            try:
+        names = set(zf.namelist())
+        try:
+            byteorder = archive.read(prefix + "byteorder").decode().strip() if prefix + "byteorder" in names else "little"
+            with zf.open(archive.info(pickles[0])) as f:
                 ckpt = _RestrictedUnpickler(f, archive, prefix, byteorder).load()
-            except CheckpointError:
-                raise
-            except (pickle.UnpicklingError, EOFError, TypeError, AttributeError, IndexError) as e:
-                raise CheckpointError(f"{path}: malformed checkpoint pickle ({type(e).__name__}: {e})") from None
+        except CheckpointError:
+            raise
+        except (pickle.UnpicklingError, EOFError, TypeError, AttributeError, IndexError, KeyError, ValueError,
+                OverflowError, MemoryError, RecursionError, UnicodeDecodeError, zipfile.BadZipFile) as e:
+            raise CheckpointError(f"{path}: malformed checkpoint pickle ({type(e).__name__}: {e})"[:300]) from None
     if not isinstance(ckpt, dict):
         raise CheckpointError(f"{path} holds a {type(ckpt).__name__}, not an Ultralytics checkpoint dict")
     return ckpt
