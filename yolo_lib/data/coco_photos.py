@@ -18,8 +18,9 @@ import numpy as np
 from PIL import Image
 
 from yolo_lib.data.cache import CachedDataset, open_cache
-from yolo_lib.data.coco_subset import DEFAULT_CLASSES, image_labels, load_annotations, resolve_categories
+from yolo_lib.data.coco_subset import image_labels, load_annotations, resolve_categories
 from yolo_lib.paths import data_dir
+from yolo_lib.task import CLASS_NAMES
 
 PHOTOS_DIR = Path(__file__).resolve().parent / "photos"
 ANNOTATIONS = PHOTOS_DIR / "instances.json"
@@ -60,7 +61,7 @@ def photo(file_name: str = PHONES) -> Photo:
     if not matches:
         raise FileNotFoundError(f"no photograph {file_name!r} in {ANNOTATIONS} (have: {', '.join(file_names())})")
     info = coco.imgs[matches[0]]
-    labels = image_labels(coco, info["id"], resolve_categories(coco, DEFAULT_CLASSES))
+    labels = image_labels(coco, info["id"], resolve_categories(coco, CLASS_NAMES))
     with Image.open(IMAGES / file_name) as pil:
         image = np.asarray(pil.convert("RGB"))
     return Photo(image, labels.boxes, labels.classes, info)
